@@ -1,0 +1,1 @@
+"""Rasa SDK actions. Thin: each one reads the tracker, calls into `bot`, and emits events."""

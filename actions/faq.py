@@ -1,0 +1,75 @@
+"""Answering from the knowledge index: questions, numbered choices, yes and no."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import knowledge_holder
+from actions.handoff import handoff_events
+from actions.tracker_context import context_from, slot_events
+from bot import replies
+from bot.knowledge import dialogue
+
+
+def _emit(dispatcher: CollectingDispatcher, turn: dialogue.Turn) -> list[dict[str, Any]]:
+    dispatcher.utter_message(text=turn.text, json_message=turn.payload())
+    return slot_events(turn)
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        ctx = context_from(tracker)
+        turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+        return _emit(dispatcher, turn)
+
+
+class ActionChooseOption(Action):
+    def name(self) -> str:
+        return "action_choose_option"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        ctx = context_from(tracker)
+        turn = await knowledge_holder.run(lambda index: dialogue.choose(index, text, ctx))
+        return _emit(dispatcher, turn)
+
+
+class ActionHandleAffirm(Action):
+    """"是/好的" means yes to whatever the last reply offered."""
+
+    def name(self) -> str:
+        return "action_handle_affirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        offer = tracker.get_slot("pending_offer")
+        ctx = context_from(tracker)
+        if offer == "human":
+            return handoff_events(dispatcher, tracker, complaint=False)
+        if offer == "candidates" and len(ctx.candidates) == 1:
+            turn = await knowledge_holder.run(lambda index: dialogue.choose(index, "1", ctx))
+            return _emit(dispatcher, turn)
+        dispatcher.utter_message(response="utter_affirm_ack")
+        return []
+
+
+class ActionHandleDeny(Action):
+    """"不是这个/没用" after an answer moves on; "不用" after an offer is accepted politely."""
+
+    def name(self) -> str:
+        return "action_handle_deny"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        offer = tracker.get_slot("pending_offer")
+        ctx = context_from(tracker)
+        if offer == "human":
+            turn = dialogue.Turn("smalltalk", replies.DENY_ACK, context=dialogue.Context(last_query=ctx.last_query))
+            return _emit(dispatcher, turn)
+        turn = await knowledge_holder.run(lambda index: dialogue.not_this_one(index, ctx))
+        return _emit(dispatcher, turn)

@@ -1,0 +1,208 @@
+"""The `patentdesk` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, variables_markdown
+
+log = logging.getLogger("patentdesk")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from exc
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.training import TrainingError, train
+
+    try:
+        path = train(_settings(), force=args.force)
+    except TrainingError as exc:
+        log.error("%s", exc)
+        return 1
+    print(f"model: {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot import doctor
+    from bot.services import ServiceError, stack_specs
+    from bot.supervisor import Supervisor
+    from bot.training import TrainingError, train
+
+    settings = _settings()
+    busy = [f for f in asyncio.run(doctor.check_services(settings)) if not f.ok or "in use" in f.detail or "already running" in f.detail]
+    if busy:
+        for f in busy:
+            log.error("%s: %s (fix: %s)", f.name, f.detail, f.fix or "stop the running patentdesk first")
+        return 1
+    try:
+        model = train(settings)
+        specs = stack_specs(settings, model)
+    except (TrainingError, ServiceError) as exc:
+        log.error("%s", exc)
+        return 1
+
+    def on_ready() -> None:
+        lines = [
+            f"ready at {settings.rasa_url}",
+            f"  REST webhook: {settings.rest_webhook_url}",
+            "  chat in a terminal: patentdesk shell   (Ctrl-C here stops everything)",
+        ]
+        if settings.embedded_redis:
+            lines.append(f"  embedded Redis: {settings.effective_redis_url} (data under {settings.var_dir / 'redis'})")
+        for line in lines:
+            supervisor.say("run", line, "1;32")
+
+    supervisor = Supervisor()
+    return asyncio.run(supervisor.serve(specs, settings.ready_timeout, on_ready))
+
+
+def _questions(args: argparse.Namespace) -> list[str]:
+    questions = list(args.question or [])
+    if args.file:
+        source = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")
+        with source:
+            questions += [line.strip() for line in source if line.strip()]
+    return questions
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.ask import ask_all
+
+    questions = _questions(args)
+    if not questions:
+        print("nothing to ask: give questions as arguments or --file FILE", file=sys.stderr)
+        return 2
+
+    async def go() -> None:
+        async for row in ask_all(_settings(), questions):
+            if args.json:
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            else:
+                extra = f" [{row['decision']}" + (f" {row['entry_id']} {row['confidence']}" if row["entry_id"] else "") + "]"
+                print(f"问：{row['question']}\n答：{row['text']}{extra}\n", flush=True)
+
+    try:
+        asyncio.run(go())
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from bot.shell import chat
+
+    try:
+        return asyncio.run(chat(_settings()))
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot import doctor
+
+    return doctor.report(doctor.run_checks(_settings()))
+
+
+def cmd_knowledge_check(args: argparse.Namespace) -> int:
+    from bot.knowledge.check import check_folder
+    from bot.knowledge.service import knowledge_dir
+
+    folder = Path(args.folder) if args.folder else knowledge_dir(_settings())
+    count, problems = check_folder(folder)
+    for p in problems:
+        print(f"FAIL {p}")
+    print(f"{count} entries checked, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from bot.knowledge.service import build_index
+
+    settings = _settings()
+    with Progress(transient=False) as progress:
+        task = progress.add_task("encoding phrasings", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        index = build_index(settings, progress=tick)
+    meta = index.meta()
+    print(f"index: {meta['entries']} entries, {meta['phrasings']} phrasings, encoder {meta['encoder']} "
+          f"(dim {meta['dim']}), hash {meta['content_hash']}, built in {meta['built_seconds']}s")
+    print(f"thresholds (calibrated on the dev split): {json.dumps(meta['thresholds'])} {json.dumps(meta['calibration'])}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.knowledge.report import run_eval
+
+    return run_eval(_settings(), split=args.split, out=Path(args.out) if args.out else None,
+                    show_wrong=not args.quiet)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(variables_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="patentdesk", description="Patent-procedure customer-service assistant")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="train if needed and start every process (Ctrl-C stops all)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("train", help="train the Rasa model if its inputs changed")
+    p.add_argument("--force", action="store_true", help="train even if the model is up to date")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("shell", help="chat with the assistant in the terminal")
+    p.set_defaults(func=cmd_shell)
+    p = sub.add_parser("ask", help="ask questions as a user would (one fresh conversation each)")
+    p.add_argument("question", nargs="*")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--file", help="read one question per line (- for stdin)")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("doctor", help="check environment, ports, Redis, model and index")
+    p.set_defaults(func=cmd_doctor)
+    p = sub.add_parser("knowledge", help="knowledge-base tools")
+    ksub = p.add_subparsers(dest="knowledge_command", required=True)
+    k = ksub.add_parser("check", help="reject entries without a source, duplicates, empty or long answers")
+    k.add_argument("--folder", help="knowledge folder (default: knowledge/)")
+    k.set_defaults(func=cmd_knowledge_check)
+    p = sub.add_parser("index", help="build the retrieval index and calibrate its thresholds")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("eval", help="evaluate retrieval and the answer policy on data/eval")
+    p.add_argument("--split", choices=("test", "dev", "all"), default="test")
+    p.add_argument("--out", help="JSON report path (default var/reports/eval.json)")
+    p.add_argument("--quiet", action="store_true", help="do not list the wrong answers")
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("config", help="print the configuration variables as a Markdown table")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""FAQ knowledge: entries, their checks, the retrieval index and the answer policy."""

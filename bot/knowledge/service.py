@@ -1,0 +1,51 @@
+"""Assembling the served index: load it if it matches, otherwise rebuild and recalibrate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot.config import Settings
+from bot.knowledge.encoders import make_encoder
+from bot.knowledge.entries import load_knowledge
+from bot.knowledge.evaluation import calibrate, load_questions, score_all
+from bot.knowledge.index import KnowledgeIndex, StaleIndexError
+
+log = logging.getLogger(__name__)
+
+
+def knowledge_dir(settings: Settings) -> Path:
+    return settings.home / "knowledge"
+
+
+def eval_dir(settings: Settings) -> Path:
+    return settings.home / "data" / "eval"
+
+
+def build_index(settings: Settings, progress=None) -> KnowledgeIndex:
+    """Encode every phrasing, choose thresholds on the dev split, persist under var/."""
+    kb = load_knowledge(knowledge_dir(settings))
+    encoder = make_encoder(settings.encoder)
+    index = KnowledgeIndex.build(kb, encoder, progress=progress)
+    questions = [q for q in load_questions(eval_dir(settings)) if q.split == "dev"]
+    known = kb.by_id()
+    questions = [q for q in questions if q.label == "none" or q.label in known]
+    if questions:
+        index.thresholds, index.calibration = calibrate(index, score_all(index, questions))
+    else:
+        log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
+    index.save(settings.var_dir)
+    return index
+
+
+def load_or_build(settings: Settings, rebuild: bool = True) -> KnowledgeIndex:
+    """Never serves a stale index: a mismatch rebuilds (default) or raises StaleIndexError."""
+    kb = load_knowledge(knowledge_dir(settings))
+    encoder = make_encoder(settings.encoder)
+    try:
+        return KnowledgeIndex.load(settings.var_dir, kb, encoder)
+    except StaleIndexError as exc:
+        if not rebuild:
+            raise
+        log.info("rebuilding the knowledge index: %s", exc)
+        return build_index(settings)

@@ -1,0 +1,48 @@
+"""A private Rasa + action server on free ports, for `ask` and `shell` when none is running.
+
+The same model, rules, actions and index as the served bot; Redis is not needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from bot.config import Settings
+from bot.rasa_client import RasaClient
+from bot.services import actions_spec, rasa_spec
+from bot.supervisor import Supervisor
+from bot.training import model_path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def rasa_endpoint(settings: Settings, log_path: Path | None = None) -> AsyncIterator[str]:
+    """Yields a Rasa base URL: the configured server if it is up, else a private stack."""
+    async with RasaClient(settings.rasa_url) as client:
+        if await client.alive():
+            yield settings.rasa_url
+            return
+    model = model_path(settings)
+    if not model.exists():
+        raise FileNotFoundError(f"no trained model for the current data ({model.name}); run `patentdesk train`")
+    port_rasa, port_actions = free_port(settings.host), free_port(settings.host)
+    private = dataclasses.replace(settings, rasa_port=port_rasa, actions_port=port_actions,
+                                  rasa_url=f"http://{settings.host}:{port_rasa}")
+    log_path = log_path or settings.var_dir / "logs" / "local-stack.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log_file:
+        supervisor = Supervisor(out=log_file, colour=False)
+        try:
+            await supervisor.start_all([actions_spec(private), rasa_spec(private, model)], settings.ready_timeout)
+            yield private.rasa_url
+        finally:
+            await supervisor.stop_all()
