@@ -1,0 +1,80 @@
+"""Shared fixtures: real settings on free ports, a trained model, a real index, a real stack."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT, Settings
+
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a test stack: the repo's models, a private var/ and free ports."""
+    rasa_port = free_port()
+    env = {
+        "PATENTDESK_HOME": str(PROJECT_ROOT),
+        "PATENTDESK_VAR_DIR": str(var_dir),
+        "PATENTDESK_MODEL_DIR": str(PROJECT_ROOT / "models"),
+        "RASA_PORT": str(rasa_port),
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "ACTIONS_PORT": str(free_port()),
+        "EMBEDDED_REDIS_PORT": str(free_port()),
+        "REDIS_URL": "",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def settings(var_dir: Path) -> Settings:
+    return Settings.from_env(make_env(var_dir))
+
+
+@pytest.fixture(scope="session")
+def model(settings: Settings) -> Path:
+    """The model for the current training data (trained once if missing, as `make run` does)."""
+    from bot.training import train
+
+    return train(settings)
+
+
+@pytest.fixture(scope="session")
+def index(settings: Settings):
+    """The real knowledge base under the default encoder, built and calibrated once."""
+    from bot.knowledge.service import load_or_build
+
+    return load_or_build(settings)
+
+
+@pytest.fixture(scope="session")
+async def rasa_url(settings: Settings, model: Path, index) -> AsyncIterator[str]:
+    """A real Rasa server and action server on free ports, shared by the session."""
+    from bot.local_stack import rasa_endpoint
+
+    async with rasa_endpoint(settings, log_path=settings.var_dir / "logs" / "stack.log") as url:
+        yield url
+
+
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    full = dict(os.environ)
+    full.update(env)
+    full["PYTHONWARNINGS"] = "ignore"
+    return full

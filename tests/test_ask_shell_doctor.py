@@ -1,0 +1,94 @@
+"""The CLI as a user runs it, against real Rasa and action servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.ask import CONTRACT_KEYS
+from bot.config import Settings
+from tests.conftest import child_env, make_env
+
+
+def patentdesk(*args: str, env: dict[str, str], stdin: str | None = None, timeout: int = 300):
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=child_env(env), timeout=timeout)
+
+
+def env_for(settings: Settings, rasa_url: str) -> dict[str, str]:
+    env = make_env(settings.var_dir)
+    env["RASA_URL"] = rasa_url
+    return env
+
+
+def test_ask_json_contract_on_the_running_assistant(settings: Settings, rasa_url: str) -> None:
+    questions = ["你好", "个人申请专利能减费吗", "转人工", "今天天气怎么样", "谢谢", "你们服务太差了，我要投诉"]
+    result = patentdesk("ask", "--json", *questions, env=env_for(settings, rasa_url))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [r["question"] for r in rows] == questions
+    for row in rows:
+        assert tuple(row) == CONTRACT_KEYS
+        assert row["decision"] in {"answer", "clarify", "handoff", "fallback", "smalltalk", "out_of_scope"}
+        assert row["text"]
+    by_q = {r["question"]: r for r in rows}
+    assert by_q["你好"]["decision"] == "smalltalk" and "您好" in by_q["你好"]["text"]
+    fee = by_q["个人申请专利能减费吗"]
+    assert fee["decision"] in {"answer", "clarify"}, fee
+    if fee["decision"] == "answer":
+        assert fee["entry_id"].startswith("fee-reduction") and "依据" in fee["text"] and fee["confidence"] > 0
+    else:
+        assert any(c["id"].startswith("fee-reduction") for c in fee["candidates"])
+    assert by_q["转人工"]["decision"] == "handoff"
+    assert by_q["你们服务太差了，我要投诉"]["decision"] == "handoff"
+    assert "抱歉" in by_q["你们服务太差了，我要投诉"]["text"]
+    assert by_q["今天天气怎么样"]["decision"] == "out_of_scope"
+    assert by_q["谢谢"]["decision"] == "smalltalk"
+
+
+def test_ask_file_starts_and_stops_its_own_servers(settings: Settings, model: Path, index, tmp_path: Path) -> None:
+    questions = tmp_path / "q.txt"
+    questions.write_text("发明专利申请费多少钱\n\n年费晚交了怎么办\n", encoding="utf-8")
+    env = make_env(settings.var_dir)  # RASA_URL points at a free port: nothing runs there
+    result = patentdesk("ask", "--json", "--file", str(questions), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["question"] for r in rows] == ["发明专利申请费多少钱", "年费晚交了怎么办"]
+    assert all(r["decision"] in {"answer", "clarify"} for r in rows), rows
+    with socket.socket() as s:  # its private Rasa is gone again
+        assert s.connect_ex(("127.0.0.1", int(env["RASA_PORT"]))) != 0
+
+
+def test_shell_conversation(settings: Settings, rasa_url: str) -> None:
+    script = "你好\n个人申请专利能减费吗\n转人工\n谢谢\n/quit\n"
+    result = patentdesk("shell", env=env_for(settings, rasa_url), stdin=script)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    replies = [line for line in out.splitlines() if "助手>" in line]
+    assert len(replies) >= 4, out
+    assert "欢迎" in out and "人工" in out and "不客气" in out
+    assert "费" in out and "减" in out
+
+
+def test_doctor_passes_on_a_ready_installation(settings: Settings, model: Path, index) -> None:
+    result = patentdesk("doctor", env=make_env(settings.var_dir))
+    assert result.returncode == 0, result.stdout
+    assert "all checks passed" in result.stdout
+    assert "[ok  ] model: up to date" in result.stdout
+
+
+def test_doctor_explains_what_is_wrong(settings: Settings, tmp_path: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        env = make_env(tmp_path / "var", PATENTDESK_MODEL_DIR=str(tmp_path / "no-models"),
+                       ACTIONS_PORT=str(blocker.getsockname()[1]))
+        result = patentdesk("doctor", env=env)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "[FAIL] model: no trained model yet" in out and "patentdesk train" in out
+    assert "[FAIL] actions port" in out and "ACTIONS_PORT" in out
+    assert "[warn] index" in out and "patentdesk index" in out

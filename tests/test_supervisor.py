@@ -1,0 +1,116 @@
+"""The supervisor with real processes: a real Redis, a child that fails, and `patentdesk run`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from bot.config import Settings
+from bot.services import redis_server_binary, redis_spec
+from bot.supervisor import ChildSpec, Supervisor
+from tests.conftest import child_env, make_env
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_embedded_redis_starts_serves_with_aof_and_stops(tmp_path: Path) -> None:
+    settings = Settings.from_env(make_env(tmp_path))
+    assert redis_server_binary() is not None
+    sup = Supervisor(out=io.StringIO(), colour=False)
+    await sup.start_all([redis_spec(settings)], timeout=20)
+    pid = sup.children[0].process.pid
+    client = redis.Redis(port=settings.embedded_redis_port)
+    client.set("k", "v")
+    assert client.config_get("appendonly")["appendonly"] == "yes"
+    client.close()
+    await sup.stop_all()
+    assert not alive(pid)
+    assert (tmp_path / "redis").exists()
+
+
+async def test_failed_child_stops_the_rest(tmp_path: Path) -> None:
+    settings = Settings.from_env(make_env(tmp_path))
+    out = io.StringIO()
+    sup = Supervisor(out=out, colour=False)
+
+    async def always() -> bool:
+        return True
+
+    failing = ChildSpec("flaky", [sys.executable, "-c", "import time; time.sleep(1.5); raise SystemExit(3)"], always)
+    ready_called = []
+    code = await asyncio.wait_for(
+        sup.serve([redis_spec(settings), failing], 20, lambda: ready_called.append(1)), 60)
+    assert code == 1
+    assert ready_called == [1]
+    log = out.getvalue()
+    assert "flaky exited unexpectedly with code 3" in log
+    assert "stopping redis" in log
+    assert all(not alive(c.process.pid) for c in sup.children)
+
+
+async def test_child_that_never_gets_ready_is_reported(tmp_path: Path) -> None:
+    out = io.StringIO()
+    sup = Supervisor(out=out, colour=False)
+
+    async def never() -> bool:
+        return False
+
+    sleeper = ChildSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], never)
+    code = await sup.serve([sleeper], 2, lambda: None)
+    assert code == 1
+    assert "sleeper was not ready within 2s" in out.getvalue()
+    assert not alive(sup.children[0].process.pid)
+
+
+def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path, model: Path, index) -> None:
+    """`patentdesk run` end to end: Redis, action server and Rasa; then SIGINT; no orphans."""
+    env = child_env(make_env(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    try:
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "ready at http://" in line:
+                break
+        output = "".join(lines)
+        assert "ready at http://127.0.0.1:" in output, output[-3000:]
+        pids = [int(p) for p in __import__("re").findall(r"\(pid (\d+)\)", output)]
+        assert len(pids) == 3, output  # redis, actions, rasa
+        assert all(alive(p) for p in pids)
+        r = redis.Redis(port=int(env["EMBEDDED_REDIS_PORT"]))
+        assert r.ping()
+        r.close()
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, rest[-2000:]
+        assert "all processes stopped" in rest
+        time.sleep(0.5)
+        assert not any(alive(p) for p in pids), "orphaned child processes"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,28 @@
+"""Every reply is courteous: polite markers present, dismissive phrasing absent."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from bot import replies
+
+POLITE = re.compile(r"您|请|谢|抱歉|欢迎|不客气|麻烦")
+RUDE = re.compile(r"你自己|看清楚|不知道|别问|听不懂吗|说过了|自己查|不归我管|无可奉告|你的问题")
+
+
+def all_reply_texts() -> list[str]:
+    domain = yaml.safe_load((Path(__file__).parent.parent / "domain.yml").read_text(encoding="utf-8"))
+    texts = [v["text"] for variants in domain["responses"].values() for v in variants]
+    texts += [getattr(replies, n) for n in dir(replies) if n.isupper() and isinstance(getattr(replies, n), str)]
+    texts += [replies.clarify_text(["问题一", "问题二"]), replies.choose_out_of_range(3)]
+    return texts
+
+
+def test_every_reply_is_courteous() -> None:
+    texts = all_reply_texts()
+    assert len(texts) >= 15
+    for text in texts:
+        assert POLITE.search(text), f"no courtesy marker: {text}"
+        assert not RUDE.search(text), f"dismissive phrasing: {text}"
+        assert "你" not in text.replace("您", ""), f"use the polite 您: {text}"
