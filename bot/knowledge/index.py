@@ -23,11 +23,27 @@ from bot.knowledge.policy import Hit, Thresholds
 from bot.knowledge.text import normalize
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class StaleIndexError(RuntimeError):
     """The stored index does not match the knowledge base or the encoder."""
+
+
+@dataclass(frozen=True)
+class Signals:
+    dense: np.ndarray            # best phrasing's cosine, per entry
+    lexical: np.ndarray          # best phrasing's character n-gram cosine, per entry
+    answer_dense: np.ndarray     # cosine with the answer text
+    answer_lexical: np.ndarray   # character n-gram cosine with question + answer
+    best_phrasing: np.ndarray    # index of each entry's closest phrasing
+
+
+def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
+    """Weighted mean of the signals; stays on the dense score's scale for the thresholds."""
+    total = 1.0 + th.w_lexical + th.w_answer_dense + th.w_answer_lexical
+    return (sig.dense + th.w_lexical * sig.lexical + th.w_answer_dense * sig.answer_dense
+            + th.w_answer_lexical * sig.answer_lexical) / total
 
 
 def index_dir(var_dir: Path, encoder_name: str) -> Path:
@@ -42,12 +58,14 @@ class KnowledgeIndex:
     vectors: np.ndarray                       # (n_phrasings, dim), L2-normalised
     phrasing_entry: np.ndarray                # (n_phrasings,) index into kb.entries
     phrasings: list[str]
+    answer_vectors: np.ndarray                # (n_entries, dim): answers encoded as passages
     thresholds: Thresholds = field(default_factory=Thresholds)
     built_seconds: float = 0.0
     calibration: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lexical = CharNgramIndex(self.phrasings)
+        self._answer_lexical = CharNgramIndex([f"{e.question} {e.answer}" for e in self.kb.entries])
         self._entries = {e.id: e for e in self.kb.entries}
 
     # --- building -------------------------------------------------------------------
@@ -72,40 +90,50 @@ class KnowledgeIndex:
             if progress:
                 progress(min(lo + batch, len(phrasings)), len(phrasings))
         vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
-        return cls(kb, encoder, vectors, np.asarray(owner, dtype=np.int32), phrasings,
+        answers = [normalize(e.answer) for e in kb.entries]
+        answer_vectors = (np.vstack([encoder.encode(answers[lo : lo + batch], passage=True)
+                                     for lo in range(0, len(answers), batch)])
+                          if answers else np.zeros((0, encoder.dim), np.float32))
+        return cls(kb, encoder, vectors, np.asarray(owner, dtype=np.int32), phrasings, answer_vectors,
                    built_seconds=time.perf_counter() - start)
 
     # --- querying ---------------------------------------------------------------------
     def entry(self, entry_id: str) -> Entry | None:
         return self._entries.get(entry_id)
 
-    def signals(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per-phrasing dense and lexical similarities (kept apart so calibration can reweigh)."""
+    def signals(self, query: str) -> Signals:
+        """Per-entry similarities, kept apart so calibration can reweigh them."""
         q = normalize(query)
         qv = self.encoder.encode([q])[0]
-        return self.vectors @ qv, self._lexical.scores(q)
+        n = len(self.kb.entries)
+        phrasing_dense = self.vectors @ qv
+        phrasing_lexical = self._lexical.scores(q)
+        dense = np.full(n, -1.0, dtype=np.float32)
+        lexical = np.zeros(n, dtype=np.float32)
+        np.maximum.at(dense, self.phrasing_entry, phrasing_dense)
+        np.maximum.at(lexical, self.phrasing_entry, phrasing_lexical)
+        best_phrasing = np.zeros(n, dtype=np.int64)
+        order = np.argsort(phrasing_dense)  # ascending: the last write per entry is its best
+        best_phrasing[self.phrasing_entry[order]] = order
+        answer_dense = self.answer_vectors @ self.encoder.encode([q], passage=False)[0] if n else dense
+        return Signals(dense, lexical, answer_dense.astype(np.float32), self._answer_lexical.scores(q), best_phrasing)
 
-    def rank(self, dense: np.ndarray, lexical: np.ndarray, alpha: float, k: int,
-             exclude: frozenset[str] = frozenset()) -> list[Hit]:
-        fused = alpha * dense + (1.0 - alpha) * lexical
-        best: dict[int, int] = {}
-        for p in np.argsort(-fused):
-            e = int(self.phrasing_entry[p])
-            if e in best:
+    def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset()) -> list[Hit]:
+        fused = fuse(sig, th)
+        firsts = [int(np.argmax(v)) for v in (sig.dense, sig.answer_dense, sig.lexical, sig.answer_lexical)] if len(fused) else []
+        hits: list[Hit] = []
+        for e in np.argsort(-fused):
+            entry = self.kb.entries[int(e)]
+            if entry.id in exclude:
                 continue
-            if self.kb.entries[e].id in exclude:
-                continue
-            best[e] = int(p)
-            if len(best) >= k:
+            hits.append(Hit(entry.id, float(fused[e]), float(sig.dense[e]), float(sig.lexical[e]),
+                            self.phrasings[int(sig.best_phrasing[e])], sum(f == int(e) for f in firsts)))
+            if len(hits) >= k:
                 break
-        return [
-            Hit(self.kb.entries[e].id, float(fused[p]), float(dense[p]), float(lexical[p]), self.phrasings[p])
-            for e, p in best.items()
-        ]
+        return hits
 
     def search(self, query: str, k: int = 5, exclude: frozenset[str] = frozenset()) -> list[Hit]:
-        dense, lexical = self.signals(query)
-        return self.rank(dense, lexical, self.thresholds.alpha, k, exclude)
+        return self.rank(self.signals(query), self.thresholds, k, exclude)
 
     # --- persistence ------------------------------------------------------------------
     def meta(self) -> dict:
@@ -126,7 +154,7 @@ class KnowledgeIndex:
         folder = index_dir(var_dir, self.encoder.name)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / "vectors.tmp.npz"
-        np.savez(tmp, vectors=self.vectors, phrasing_entry=self.phrasing_entry)
+        np.savez(tmp, vectors=self.vectors, phrasing_entry=self.phrasing_entry, answer_vectors=self.answer_vectors)
         tmp.replace(folder / "vectors.npz")
         (folder / "phrasings.json").write_text(json.dumps(self.phrasings, ensure_ascii=False), encoding="utf-8")
         meta_tmp = folder / "meta.tmp.json"
@@ -158,7 +186,7 @@ class KnowledgeIndex:
         vectors = arrays["vectors"]
         if vectors.shape != (len(phrasings), encoder.dim):
             raise StaleIndexError("index files are inconsistent; run `patentdesk index`")
-        return cls(kb, encoder, vectors, arrays["phrasing_entry"], phrasings,
+        return cls(kb, encoder, vectors, arrays["phrasing_entry"], phrasings, arrays["answer_vectors"],
                    thresholds=Thresholds.from_dict(meta.get("thresholds", {})),
                    built_seconds=float(meta.get("built_seconds", 0.0)),
                    calibration=meta.get("calibration", {}))

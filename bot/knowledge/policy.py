@@ -1,6 +1,8 @@
 """When to answer, when to ask which question was meant, when to hand to a human.
 
-Two numbers decide: the fused score of the best entry and its margin over the runner-up.
+Three things decide: the fused score of the best entry, its margin over the runner-up, and
+how many of the single signals (phrasing dense, answer dense, phrasing lexical, answer
+lexical) rank it first as well. Agreement proved the most reliable sign of a right answer.
 A wrong fee or deadline can cost a user their patent, so the answer threshold is chosen
 (by `calibrate`) for precision first and coverage second.
 """
@@ -20,13 +22,19 @@ class Hit:
     dense: float
     lexical: float
     phrasing: str
+    votes: int = 0          # how many single signals also rank this entry first (0-4)
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    alpha: float = 0.8      # weight of the dense score in the fused score
+    # weights of the signals next to the best phrasing's dense score (weight 1)
+    w_lexical: float = 0.1          # character n-gram cosine with the best phrasing
+    w_answer_dense: float = 0.2     # dense similarity with the answer (encoded as a passage)
+    w_answer_lexical: float = 0.1   # character n-gram cosine with question + answer
     answer: float = 0.85    # best score needed to answer outright
     margin: float = 0.03    # ...and its lead over the second-best entry
+    min_votes: int = 4      # ...and this many single signals agreeing on it
+    exact: float = 0.95     # or: the text is (nearly) one of the entry's own phrasings
     clarify: float = 0.70   # best score needed to offer numbered candidates
     max_candidates: int = 3
 
@@ -58,7 +66,9 @@ def margin_of(hits: list[Hit] | tuple[Hit, ...]) -> float:
 def decide(hits: list[Hit], th: Thresholds) -> Decision:
     if not hits or hits[0].score < th.clarify:
         return Decision("handoff", tuple(hits[: th.max_candidates]))
-    if hits[0].score >= th.answer and margin_of(hits) >= th.margin:
+    best = hits[0]
+    if best.lexical >= th.exact or (best.score >= th.answer and margin_of(hits) >= th.margin
+                                    and best.votes >= th.min_votes):
         return Decision("answer", tuple(hits[: th.max_candidates]))
     close = [h for h in hits[: th.max_candidates] if h.score >= th.clarify]
     return Decision("clarify", tuple(close))
