@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 from bot.config import Settings
-from bot.knowledge.encoders import make_encoder
-from bot.knowledge.entries import load_knowledge
+from bot.knowledge.encoders import Encoder, make_encoder
+from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.knowledge.evaluation import calibrate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError
 
@@ -22,10 +22,11 @@ def eval_dir(settings: Settings) -> Path:
     return settings.home / "data" / "eval"
 
 
-def build_index(settings: Settings, progress=None) -> KnowledgeIndex:
+def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = None,
+                encoder: Encoder | None = None) -> KnowledgeIndex:
     """Encode every phrasing, choose thresholds on the dev split, persist under var/."""
-    kb = load_knowledge(knowledge_dir(settings))
-    encoder = make_encoder(settings.encoder)
+    kb = kb or load_knowledge(knowledge_dir(settings))
+    encoder = encoder or make_encoder(settings.encoder)
     index = KnowledgeIndex.build(kb, encoder, progress=progress)
     questions = [q for q in load_questions(eval_dir(settings)) if q.split == "dev"]
     known = kb.by_id()
@@ -48,4 +49,4 @@ def load_or_build(settings: Settings, rebuild: bool = True) -> KnowledgeIndex:
         if not rebuild:
             raise
         log.info("rebuilding the knowledge index: %s", exc)
-        return build_index(settings)
+        return build_index(settings, kb=kb, encoder=encoder)
