@@ -115,7 +115,7 @@ class KnowledgeIndex:
         best_phrasing = np.zeros(n, dtype=np.int64)
         order = np.argsort(phrasing_dense)  # ascending: the last write per entry is its best
         best_phrasing[self.phrasing_entry[order]] = order
-        answer_dense = self.answer_vectors @ self.encoder.encode([q], passage=False)[0] if n else dense
+        answer_dense = self.answer_vectors @ qv if n else dense  # query side: same `query:` vector
         return Signals(dense, lexical, answer_dense.astype(np.float32), self._answer_lexical.scores(q), best_phrasing)
 
     def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset()) -> list[Hit]:

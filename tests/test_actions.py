@@ -1,0 +1,63 @@
+"""Actions as rasa-sdk tests them: a hand-built Tracker and a CollectingDispatcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.fallback import ActionFallback
+from actions.faq import ActionHandleAffirm, ActionHandleDeny
+from actions.handoff import ActionHandoff
+
+
+def tracker(events: list[dict[str, Any]], slots: dict[str, Any] | None = None, intent: str = "nlu_fallback",
+            text: str = "嗯嗯啊啊") -> Tracker:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.3}}
+    return Tracker("u1", slots or {}, latest, events + [{"event": "user", "text": text}], False, None, {}, "action_listen")
+
+
+def said(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    return [m["custom"]["patentdesk"] for m in dispatcher.messages if m.get("custom")]
+
+
+async def test_first_fallback_asks_to_rephrase() -> None:
+    d = CollectingDispatcher()
+    events = await ActionFallback().run(d, tracker([{"event": "action", "name": "utter_greet"}]), {})
+    assert said(d) == [{"decision": "fallback", "entry_id": None, "confidence": None, "candidates": [], "stage": 1}]
+    assert "换个说法" in d.messages[0]["text"]
+    assert events == [SlotSet("pending_offer", None)]
+
+
+async def test_second_fallback_in_a_row_offers_a_person() -> None:
+    history = [{"event": "user", "text": "？？"}, {"event": "action", "name": "action_fallback"},
+               {"event": "bot", "text": "抱歉"}, {"event": "action", "name": "action_listen"}]
+    d = CollectingDispatcher()
+    events = await ActionFallback().run(d, tracker(history), {})
+    assert said(d)[0]["stage"] == 2 and "人工" in d.messages[0]["text"]
+    assert events == [SlotSet("pending_offer", "human")]
+
+
+async def test_yes_after_the_offer_hands_off_and_no_is_accepted_politely() -> None:
+    d = CollectingDispatcher()
+    await ActionHandleAffirm().run(d, tracker([], {"pending_offer": "human"}, "affirm", "是的"), {})
+    assert said(d)[0]["decision"] == "handoff"
+    d = CollectingDispatcher()
+    await ActionHandleDeny().run(d, tracker([], {"pending_offer": "human"}, "deny", "不用了"), {})
+    assert said(d)[0]["decision"] == "smalltalk" and "没问题" in d.messages[0]["text"]
+
+
+async def test_yes_without_an_offer_just_acknowledges() -> None:
+    d = CollectingDispatcher()
+    await ActionHandleAffirm().run(d, tracker([], {}, "affirm", "好的"), {})
+    assert d.messages[0]["response"] == "utter_affirm_ack"
+
+
+async def test_complaint_handoff_apologises() -> None:
+    d = CollectingDispatcher()
+    await ActionHandoff().run(d, tracker([], {}, "complain", "太差了"), {})
+    assert said(d)[0] == {"decision": "handoff", "entry_id": None, "confidence": None, "candidates": [],
+                          "reason": "complaint"}
+    assert "抱歉" in d.messages[0]["text"]
