@@ -19,7 +19,7 @@ from bot.knowledge.encoders import make_encoder
 from bot.knowledge.entries import Entry, KnowledgeBase, content_hash, load_knowledge
 from bot.knowledge.evaluation import load_questions
 from bot.knowledge.index import KnowledgeIndex
-from bot.knowledge.service import eval_dir, knowledge_dir, load_or_build
+from bot.knowledge.service import build_index, eval_dir, knowledge_dir
 
 
 def rss_mb() -> float:
@@ -79,10 +79,9 @@ def main() -> None:
     t = time.perf_counter()
     kb = load_knowledge(knowledge_dir(settings))
     encoder = make_encoder(settings.encoder)
-    real = KnowledgeIndex.build(kb, encoder)
-    print(f"real KB: {len(kb)} entries, {len(real.phrasings)} phrasings, build {time.perf_counter() - t:.1f}s, "
-          f"peak RSS {rss_mb():.0f} MB")
-    real.thresholds = load_or_build(settings).thresholds
+    real = build_index(settings, kb=kb, encoder=encoder)  # encode, calibrate on dev, save
+    print(f"real KB: {len(kb)} entries, {len(real.phrasings)} phrasings, build + calibration "
+          f"{time.perf_counter() - t:.1f}s, peak RSS {rss_mb():.0f} MB")
     p50, p95 = latency(real, queries)
     print(f"real KB single query: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({len(queries)} eval questions)")
     for clients in (8, 32):

@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.training import TrainingError, train
 
     settings = _settings()
-    busy = [f for f in asyncio.run(doctor.check_services(settings)) if not f.ok or "in use" in f.detail or "already running" in f.detail]
+    busy = [f for f in asyncio.run(doctor.check_services(settings)) if not f.ok or f.in_use]
     if busy:
         for f in busy:
             log.error("%s: %s (fix: %s)", f.name, f.detail, f.fix or "stop the running patentdesk first")
@@ -137,7 +137,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings()
     with Progress(transient=False) as progress:
-        task = progress.add_task("encoding phrasings", total=None)
+        task = progress.add_task("encoding phrasings and answers", total=None)
 
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)

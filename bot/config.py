@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RASA_PORT", "5005", "Port of the Rasa server (REST webhook /webhooks/rest/webhook)."),
     Variable("ACTIONS_PORT", "5055", "Port of the Rasa SDK action server."),
     Variable("RASA_URL", "http://<host>:<RASA_PORT>", "Rasa server used by `ask`, `shell` and the gateway; set to use a remote one."),
+    Variable("RASA_AUTH_TOKEN", "<generated into var/secrets>", "Token for Rasa's HTTP API (the REST webhook needs none)."),
     Variable("REDIS_URL", "", "External Redis (redis://host:port/db). Empty: `run` starts an embedded Redis."),
     Variable("EMBEDDED_REDIS_PORT", "6391", "Port of the embedded Redis (never the system's 6379)."),
     Variable("DATABASE_URL", "sqlite:///<var>/patentdesk.db", "Enquiry records database (SQLite or PostgreSQL)."),
@@ -69,7 +70,7 @@ class Settings:
     encoder: str = "e5"
     log_level: str = "INFO"
     ready_timeout: float = 180.0
-    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    rasa_auth_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +95,7 @@ class Settings:
             encoder=env.get("PATENTDESK_ENCODER") or "e5",
             log_level=(env.get("PATENTDESK_LOG_LEVEL") or "INFO").upper(),
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
+            rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
         )
 
     @property
@@ -136,9 +138,6 @@ class Settings:
             }
         )
         return env
-
-    def field_names(self) -> list[str]:
-        return [f.name for f in fields(self)]
 
 
 def variables_markdown() -> str:

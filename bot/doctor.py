@@ -19,6 +19,7 @@ class Finding:
     detail: str
     fix: str = ""
     warning: bool = False   # shown, but does not fail the run
+    in_use: bool = False    # the port is taken (perhaps by a running patentdesk): `run` must not start
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -130,7 +131,7 @@ async def check_services(settings: Settings) -> list[Finding]:
         elif _port_free(settings.host, port):
             out.append(Finding("redis", True, f"embedded ({binary}), port {port} free"))
         elif await _redis_ping(settings.effective_redis_url) is None:
-            out.append(Finding("redis", True, f"embedded Redis already running on port {port}"))
+            out.append(Finding("redis", True, f"embedded Redis already running on port {port}", in_use=True))
         else:
             out.append(Finding("redis", False, f"port {port} is taken by something that is not Redis",
                                "set EMBEDDED_REDIS_PORT to a free port"))
@@ -141,7 +142,7 @@ async def check_services(settings: Settings) -> list[Finding]:
         body = await _http_text(f"http://{settings.host}:{port}{probe}")
         ours = body is not None and ("Rasa" in body or '"status"' in body)
         out.append(Finding(name, ours, f"{port} in use " + ("by a running patentdesk" if ours else "by another program"),
-                           f"stop that program or set {'RASA_PORT' if 'rasa' in name else 'ACTIONS_PORT'}"))
+                           f"stop that program or set {'RASA_PORT' if 'rasa' in name else 'ACTIONS_PORT'}", in_use=True))
     return out
 
 

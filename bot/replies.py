@@ -22,8 +22,11 @@ def payload(decision: str, entry_id: str | None = None, confidence: float | None
     return {"patentdesk": body}
 
 
-def clarify_text(questions: list[str]) -> str:
-    lines = ["您好，为了准确回答，想跟您确认一下，您想咨询的是下面哪个问题？请回复序号："]
+CLARIFY_INTRO = "您好，为了准确回答，想跟您确认一下，您想咨询的是下面哪个问题？请回复序号："
+
+
+def clarify_text(questions: list[str], intro: str = CLARIFY_INTRO) -> str:
+    lines = [intro]
     lines += [f"{i}. {q}" for i, q in enumerate(questions, 1)]
     lines.append("如果都不是，欢迎换个说法再问我，或回复“转人工”。")
     return "\n".join(lines)

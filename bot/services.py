@@ -33,9 +33,8 @@ def redis_server_binary() -> Path | None:
 
 def rasa_token(settings: Settings) -> str:
     """Token for Rasa's HTTP API: from RASA_AUTH_TOKEN, else generated once under var/."""
-    env_token = settings.child_env().get("RASA_AUTH_TOKEN", "")
-    if env_token:
-        return env_token
+    if settings.rasa_auth_token:
+        return settings.rasa_auth_token
     path = settings.var_dir / "secrets" / "rasa-auth-token"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -44,7 +44,6 @@ class Child:
     process: asyncio.subprocess.Process
     colour: str
     pump: asyncio.Task | None = None
-    ready_at: float | None = None
     tail: list[str] = field(default_factory=list)
 
 
@@ -105,8 +104,7 @@ class Supervisor:
                 raise ChildFailed(f"{child.spec.name} exited with code {child.process.returncode} before it was ready")
             with contextlib.suppress(Exception):
                 if await child.spec.ready():
-                    child.ready_at = time.monotonic()
-                    self.say("run", f"{child.spec.name} ready after {child.ready_at - started:.1f}s")
+                    self.say("run", f"{child.spec.name} ready after {time.monotonic() - started:.1f}s")
                     return
             await asyncio.sleep(0.3)
         raise ChildFailed(f"{child.spec.name} was not ready within {timeout:.0f}s")

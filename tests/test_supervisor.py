@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path,
                 break
         output = "".join(lines)
         assert "ready at http://127.0.0.1:" in output, output[-3000:]
-        pids = [int(p) for p in __import__("re").findall(r"\(pid (\d+)\)", output)]
+        pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
         assert len(pids) == 3, output  # redis, actions, rasa
         assert all(alive(p) for p in pids)
         r = redis.Redis(port=int(env["EMBEDDED_REDIS_PORT"]))

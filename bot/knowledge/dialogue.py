@@ -159,7 +159,7 @@ def not_this_one(index: KnowledgeIndex, ctx: Context) -> Turn:
         return Turn("handoff", replies.NO_MORE_CANDIDATES, None, None, [], new_ctx, "human", ctx.last_query)
     ids = [h.entry_id for h in close]
     questions = [index.entry(i).question for i in ids]  # type: ignore[union-attr]
-    text = replies.clarify_text(questions).replace(replies.clarify_text([]).splitlines()[0], replies.NOT_THESE, 1)
+    text = replies.clarify_text(questions, intro=replies.NOT_THESE)
     new_ctx = Context(last_query=ctx.last_query, candidates=ids, shown=list(excluded))
     return Turn("clarify", text, None, close[0].score, _candidate_rows(index, close), new_ctx,
                 "candidates", ctx.last_query)

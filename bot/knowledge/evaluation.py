@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,16 +137,14 @@ def choose_weights(index: KnowledgeIndex, dev: list[Scored]) -> Thresholds:
     best: tuple[float, float, float] | None = None
     chosen = Thresholds(w_lexical=0.0, w_answer_dense=0.0, w_answer_lexical=0.0)
     answerable = [s for s in dev if s.question.label != NONE]
-    for wl in W_LEXICAL:
-        for wad in W_ANSWER_DENSE:
-            for wal in W_ANSWER_LEXICAL:
-                th = Thresholds(w_lexical=wl, w_answer_dense=wad, w_answer_lexical=wal)
-                rows = _features(index, answerable, th)
-                top1 = sum(h[0].entry_id == label for h, label in rows) / max(len(rows), 1)
-                top3 = sum(label in [x.entry_id for x in h[:3]] for h, label in rows) / max(len(rows), 1)
-                key = (top1, top3, -(wl + wad + wal))
-                if best is None or key > best:
-                    best, chosen = key, th
+    for wl, wad, wal in itertools.product(W_LEXICAL, W_ANSWER_DENSE, W_ANSWER_LEXICAL):
+        th = Thresholds(w_lexical=wl, w_answer_dense=wad, w_answer_lexical=wal)
+        rows = _features(index, answerable, th)
+        top1 = sum(h[0].entry_id == label for h, label in rows) / max(len(rows), 1)
+        top3 = sum(label in [x.entry_id for x in h[:3]] for h, label in rows) / max(len(rows), 1)
+        key = (top1, top3, -(wl + wad + wal))
+        if best is None or key > best:
+            best, chosen = key, th
     return chosen
 
 
@@ -176,20 +175,16 @@ def calibrate(index: KnowledgeIndex, dev: list[Scored], target: float = TARGET_P
             best = cand
     # nothing reaching the target means: answer nothing outright, clarify instead
     coverage, precision, t_answer = best if best is not None else (0.0, 1.0, 1.01)
+    # each dev question above the floor: +1 if its entry is among the options, -1 if uncovered
+    row_gain = np.array([-1 if label == NONE else int(label in [h.entry_id for h in hits[:3]])
+                         for hits, label in rows])
     floor_best = (-(10**9), t_answer)
-    for c in sorted({round(h[0].score, 4) for h, _ in rows}):
+    for c in np.unique(np.round(tops, 4)):
         if c > t_answer:
             break
-        gain = 0
-        for hits, label in rows:
-            if hits[0].score < c:
-                continue
-            if label == NONE:
-                gain -= 1
-            elif label in [h.entry_id for h in hits[:3]]:
-                gain += 1
+        gain = int(row_gain[tops >= c].sum())
         if gain > floor_best[0]:
-            floor_best = (gain, c)
+            floor_best = (gain, float(c))
     th = dataclasses.replace(weights, answer=t_answer, margin=0.0, min_votes=MIN_VOTES,
                              clarify=min(floor_best[1], t_answer))
     dev_top1 = float(np.mean([h[0].entry_id == label for h, label in rows if label != NONE]))

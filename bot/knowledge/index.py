@@ -36,7 +36,7 @@ class Signals:
     lexical: np.ndarray          # best phrasing's character n-gram cosine, per entry
     answer_dense: np.ndarray     # cosine with the answer text
     answer_lexical: np.ndarray   # character n-gram cosine with question + answer
-    best_phrasing: np.ndarray    # index of each entry's closest phrasing
+    phrasing_dense: np.ndarray   # cosine with every phrasing (to name the closest one)
 
 
 def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
@@ -67,6 +67,14 @@ class KnowledgeIndex:
         self._lexical = CharNgramIndex(self.phrasings)
         self._answer_lexical = CharNgramIndex([f"{e.question} {e.answer}" for e in self.kb.entries])
         self._entries = {e.id: e for e in self.kb.entries}
+        # build() lays each entry's phrasings out contiguously: per-entry maxima are reduceat
+        owners = self.phrasing_entry
+        grouped = len(owners) == 0 or (owners[0] == 0 and owners[-1] == len(self.kb.entries) - 1
+                                       and bool(np.isin(np.diff(owners), (0, 1)).all()))
+        if not grouped:
+            raise StaleIndexError("phrasings are not grouped by entry; run `patentdesk index`")
+        self._starts = np.flatnonzero(np.r_[True, np.diff(owners) != 0]) if len(owners) else owners
+        self._stops = np.r_[self._starts[1:], len(owners)].astype(np.int64)
 
     # --- building -------------------------------------------------------------------
     @classmethod
@@ -84,16 +92,19 @@ class KnowledgeIndex:
             for p in entry.phrasings():
                 phrasings.append(normalize(p))
                 owner.append(i)
-        chunks = []
-        for lo in range(0, len(phrasings), batch):
-            chunks.append(encoder.encode(phrasings[lo : lo + batch]))
-            if progress:
-                progress(min(lo + batch, len(phrasings)), len(phrasings))
-        vectors = np.vstack(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
         answers = [normalize(e.answer) for e in kb.entries]
-        answer_vectors = (np.vstack([encoder.encode(answers[lo : lo + batch], passage=True)
-                                     for lo in range(0, len(answers), batch)])
-                          if answers else np.zeros((0, encoder.dim), np.float32))
+        total = len(phrasings) + len(answers)
+
+        def encode(texts: list[str], passage: bool, done_before: int) -> np.ndarray:
+            chunks = [np.zeros((0, encoder.dim), np.float32)]
+            for lo in range(0, len(texts), batch):
+                chunks.append(encoder.encode(texts[lo : lo + batch], passage=passage))
+                if progress:
+                    progress(done_before + min(lo + batch, len(texts)), total)
+            return np.vstack(chunks)
+
+        vectors = encode(phrasings, False, 0)
+        answer_vectors = encode(answers, True, len(phrasings))
         return cls(kb, encoder, vectors, np.asarray(owner, dtype=np.int32), phrasings, answer_vectors,
                    built_seconds=time.perf_counter() - start)
 
@@ -105,18 +116,21 @@ class KnowledgeIndex:
         """Per-entry similarities, kept apart so calibration can reweigh them."""
         q = normalize(query)
         qv = self.encoder.encode([q])[0]
-        n = len(self.kb.entries)
         phrasing_dense = self.vectors @ qv
-        phrasing_lexical = self._lexical.scores(q)
-        dense = np.full(n, -1.0, dtype=np.float32)
-        lexical = np.zeros(n, dtype=np.float32)
-        np.maximum.at(dense, self.phrasing_entry, phrasing_dense)
-        np.maximum.at(lexical, self.phrasing_entry, phrasing_lexical)
-        best_phrasing = np.zeros(n, dtype=np.int64)
-        order = np.argsort(phrasing_dense)  # ascending: the last write per entry is its best
-        best_phrasing[self.phrasing_entry[order]] = order
-        answer_dense = self.answer_vectors @ qv if n else dense  # query side: same `query:` vector
-        return Signals(dense, lexical, answer_dense.astype(np.float32), self._answer_lexical.scores(q), best_phrasing)
+        return Signals(
+            dense=self._per_entry_max(phrasing_dense),
+            lexical=self._per_entry_max(self._lexical.scores(q)),
+            answer_dense=self.answer_vectors @ qv,  # query side: the same `query:` vector
+            answer_lexical=self._answer_lexical.scores(q),
+            phrasing_dense=phrasing_dense,
+        )
+
+    def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(per_phrasing, self._starts) if len(per_phrasing) else per_phrasing
+
+    def closest_phrasing(self, sig: Signals, entry: int) -> str:
+        start, stop = int(self._starts[entry]), int(self._stops[entry])
+        return self.phrasings[start + int(np.argmax(sig.phrasing_dense[start:stop]))]
 
     def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset()) -> list[Hit]:
         fused = fuse(sig, th)
@@ -127,7 +141,7 @@ class KnowledgeIndex:
             if entry.id in exclude:
                 continue
             hits.append(Hit(entry.id, float(fused[e]), float(sig.dense[e]), float(sig.lexical[e]),
-                            self.phrasings[int(sig.best_phrasing[e])], sum(f == int(e) for f in firsts)))
+                            self.closest_phrasing(sig, int(e)), sum(f == int(e) for f in firsts)))
             if len(hits) >= k:
                 break
         return hits

@@ -25,8 +25,8 @@ def eval_dir(settings: Settings) -> Path:
 def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = None,
                 encoder: Encoder | None = None) -> KnowledgeIndex:
     """Encode every phrasing, choose thresholds on the dev split, persist under var/."""
-    kb = kb or load_knowledge(knowledge_dir(settings))
-    encoder = encoder or make_encoder(settings.encoder)
+    kb = kb if kb is not None else load_knowledge(knowledge_dir(settings))
+    encoder = encoder if encoder is not None else make_encoder(settings.encoder)
     index = KnowledgeIndex.build(kb, encoder, progress=progress)
     questions = [q for q in load_questions(eval_dir(settings)) if q.split == "dev"]
     known = kb.by_id()
