@@ -86,7 +86,8 @@ def actions_spec(settings: Settings) -> ChildSpec:
 def rasa_spec(settings: Settings, model: Path) -> ChildSpec:
     token = rasa_token(settings)
     argv = [
-        sys.executable, "-m", "rasa", "run", "--enable-api", "--auth-token", token,
+        # `--opt=value`: a token may begin with "-" (token_urlsafe does 1 time in 64)
+        sys.executable, "-m", "rasa", "run", "--enable-api", f"--auth-token={token}",
         "--model", str(model), "--interface", settings.host, "--port", str(settings.rasa_port),
         "--endpoints", str(settings.home / "endpoints.yml"),
         "--credentials", str(settings.home / "credentials.yml"),

@@ -84,7 +84,8 @@ async def test_child_that_never_gets_ready_is_reported(tmp_path: Path) -> None:
 
 def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path, model: Path, index) -> None:
     """`patentdesk run` end to end: Redis, action server and Rasa; then SIGINT; no orphans."""
-    env = child_env(make_env(tmp_path))
+    # a token starting with "-" once made Rasa's argument parser refuse to start
+    env = child_env(make_env(tmp_path, RASA_AUTH_TOKEN="-leading-dash-token"))
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
