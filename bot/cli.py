@@ -35,11 +35,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import doctor
+    from bot.secrets import with_secrets
     from bot.services import ServiceError, stack_specs
     from bot.supervisor import Supervisor
     from bot.training import TrainingError, train
 
-    settings = _settings()
+    settings = with_secrets(_settings())
     busy = [f for f in asyncio.run(doctor.check_services(settings)) if not f.ok or f.in_use]
     if busy:
         for f in busy:
@@ -54,10 +55,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def on_ready() -> None:
         lines = [
-            f"ready at {settings.rasa_url}",
-            f"  REST webhook: {settings.rest_webhook_url}",
+            f"ready at {settings.gateway_public_url}",
+            f"  WeChat webhook: {settings.wechat_webhook_url}   web chat: POST {settings.gateway_public_url}/api/chat",
+            f"  Rasa: {settings.rasa_url} (REST webhook {settings.rest_webhook_url})",
             "  chat in a terminal: patentdesk shell   (Ctrl-C here stops everything)",
         ]
+        if settings.wechat_simulator:
+            lines.insert(1, f"  WeChat simulator, chat as a user: http://{settings.host}:{settings.wechat_sim_port}/")
         if settings.embedded_redis:
             lines.append(f"  embedded Redis: {settings.effective_redis_url} (data under {settings.var_dir / 'redis'})")
         for line in lines:
@@ -157,6 +161,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     show_wrong=not args.quiet)
 
 
+def cmd_wechat_sim(args: argparse.Namespace) -> int:
+    from bot.simulator.__main__ import main as simulator_main
+
+    return simulator_main([])
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from bot.gateway.__main__ import main as gateway_main
+
+    gateway_main([])
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     print(variables_markdown())
     return 0
@@ -193,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="JSON report path (default var/reports/eval.json)")
     p.add_argument("--quiet", action="store_true", help="do not list the wrong answers")
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("wechat-sim", help="run the local WeChat platform simulator (chat page + platform API)")
+    p.set_defaults(func=cmd_wechat_sim)
+    p = sub.add_parser("gateway", help="run only the gateway (WeChat webhook, web chat)")
+    p.set_defaults(func=cmd_gateway)
     p = sub.add_parser("config", help="print the configuration variables as a Markdown table")
     p.set_defaults(func=cmd_config)
     return parser

@@ -135,14 +135,19 @@ async def check_services(settings: Settings) -> list[Finding]:
         else:
             out.append(Finding("redis", False, f"port {port} is taken by something that is not Redis",
                                "set EMBEDDED_REDIS_PORT to a free port"))
-    for name, port, probe in (("rasa port", settings.rasa_port, "/"), ("actions port", settings.actions_port, "/health")):
+    ports = [("rasa port", settings.rasa_port, "/", "RASA_PORT", ("Rasa",)),
+             ("actions port", settings.actions_port, "/health", "ACTIONS_PORT", ('"status"',)),
+             ("gateway port", settings.gateway_port, "/healthz", "GATEWAY_PORT", ('"ok"',))]
+    if settings.wechat_simulator:
+        ports.append(("simulator port", settings.wechat_sim_port, "/sim/stats", "WECHAT_SIM_PORT", ("{",)))
+    for name, port, probe, variable, marks in ports:
         if _port_free(settings.host, port):
             out.append(Finding(name, True, f"{port} free"))
             continue
         body = await _http_text(f"http://{settings.host}:{port}{probe}")
-        ours = body is not None and ("Rasa" in body or '"status"' in body)
+        ours = body is not None and any(m in body for m in marks)
         out.append(Finding(name, ours, f"{port} in use " + ("by a running patentdesk" if ours else "by another program"),
-                           f"stop that program or set {'RASA_PORT' if 'rasa' in name else 'ACTIONS_PORT'}", in_use=True))
+                           f"stop that program or set {variable}", in_use=True))
     return out
 
 

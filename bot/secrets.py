@@ -42,4 +42,4 @@ def stored_secret(settings: Settings, name: str) -> str:
 def with_secrets(settings: Settings) -> Settings:
     """Settings with every empty secret filled from var/secrets."""
     filled = {name: stored_secret(settings, name) for name in GENERATORS if not getattr(settings, name)}
-    return dataclasses.replace(settings, **filled) if filled else settings
+    return dataclasses.replace(settings, **filled) if filled else settings  # type: ignore[arg-type]

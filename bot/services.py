@@ -96,9 +96,30 @@ def rasa_spec(settings: Settings, model: Path) -> ChildSpec:
     return ChildSpec("rasa", argv, ready, env=settings.child_env(), cwd=settings.home)
 
 
+def gateway_spec(settings: Settings) -> ChildSpec:
+    argv = [sys.executable, "-m", "bot.gateway", "--port", str(settings.gateway_port)]
+
+    async def ready() -> bool:
+        return await _http_ok(f"http://{settings.host}:{settings.gateway_port}/healthz")
+
+    return ChildSpec("gateway", argv, ready, env=settings.child_env(), cwd=settings.home)
+
+
+def simulator_spec(settings: Settings) -> ChildSpec:
+    argv = [sys.executable, "-m", "bot.simulator"]
+
+    async def ready() -> bool:
+        return await _http_ok(f"http://{settings.host}:{settings.wechat_sim_port}/sim/stats")
+
+    return ChildSpec("wechat-sim", argv, ready, env=settings.child_env(), cwd=settings.home)
+
+
 def stack_specs(settings: Settings, model: Path) -> list[ChildSpec]:
+    """Redis first, then the action server, Rasa, the gateway (and the simulator for demos)."""
     specs = []
     if settings.embedded_redis:
         specs.append(redis_spec(settings))
-    specs += [actions_spec(settings), rasa_spec(settings, model)]
+    specs += [actions_spec(settings), rasa_spec(settings, model), gateway_spec(settings)]
+    if settings.wechat_simulator:
+        specs.append(simulator_spec(settings))
     return specs

@@ -26,6 +26,8 @@ def make_env(var_dir: Path, **extra: str) -> dict[str, str]:
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "ACTIONS_PORT": str(free_port()),
         "EMBEDDED_REDIS_PORT": str(free_port()),
+        "GATEWAY_PORT": str(free_port()),
+        "WECHAT_SIM_PORT": str(free_port()),
         "REDIS_URL": "",
     }
     env.update(extra)
@@ -72,3 +74,60 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
     full.update(env)
     full["PYTHONWARNINGS"] = "ignore"
     return full
+
+
+class RedisServer:
+    """A private redis-server on a free port (tests may stop and restart it)."""
+
+    def __init__(self, workdir: Path, appendonly: bool = False) -> None:
+        import shutil
+
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            from bot.services import redis_server_binary
+
+            found = redis_server_binary()
+            assert found, "no redis-server: install Debian's redis-server or run `make env`"
+            self.binary = str(found)
+        self.port = free_port()
+        self.workdir = workdir
+        self.appendonly = appendonly
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        import redis
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -16,6 +16,7 @@ def all_reply_texts() -> list[str]:
     texts = [v["text"] for variants in domain["responses"].values() for v in variants]
     texts += [getattr(replies, n) for n in dir(replies) if n.isupper() and isinstance(getattr(replies, n), str)]
     texts += [replies.clarify_text(["问题一", "问题二"]), replies.choose_out_of_range(3)]
+    texts += [replies.welcome_text(("费用", "年费"))]
     return texts
 
 

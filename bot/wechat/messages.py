@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bot.wechat.errors import MalformedMessage
 from bot.wechat.xmlio import parse_fields
+
+M = TypeVar("M", bound="Message")
 
 REQUIRED = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 
@@ -69,19 +72,21 @@ def parse_message(body: bytes | str) -> Message:
     msg_id = fields.get("MsgId") or None
     if msg_id is not None and not msg_id.isdigit():
         raise MalformedMessage("MsgId is not a number")
-    common = dict(
-        to_user=fields["ToUserName"], from_user=fields["FromUserName"], create_time=create_time,
-        msg_type=msg_type, msg_id=msg_id, fields=fields,
-    )
+    to_user, from_user = fields["ToUserName"], fields["FromUserName"]
+
+    def common(cls: type[M], **extra: str) -> M:
+        return cls(to_user=to_user, from_user=from_user, create_time=create_time, msg_type=msg_type,
+                   msg_id=msg_id, fields=fields, **extra)
+
     if msg_type == "text":
-        return TextMessage(**common, content=fields.get("Content", ""))
+        return common(TextMessage, content=fields.get("Content", ""))
     if msg_type == "voice":
-        return VoiceMessage(**common, media_id=fields.get("MediaId", ""), format=fields.get("Format", ""),
+        return common(VoiceMessage, media_id=fields.get("MediaId", ""), format=fields.get("Format", ""),
                             recognition=fields.get("Recognition", ""))
     if msg_type == "image":
-        return ImageMessage(**common, pic_url=fields.get("PicUrl", ""), media_id=fields.get("MediaId", ""))
+        return common(ImageMessage, pic_url=fields.get("PicUrl", ""), media_id=fields.get("MediaId", ""))
     if msg_type == "event":
         if not fields.get("Event"):
             raise MalformedMessage("event without <Event>")
-        return EventMessage(**common, event=fields["Event"].lower(), event_key=fields.get("EventKey", ""))
-    return UnknownMessage(**common)
+        return common(EventMessage, event=fields["Event"].lower(), event_key=fields.get("EventKey", ""))
+    return common(UnknownMessage)

@@ -1,0 +1,1 @@
+"""The one door: WeChat official-account webhook and web chat in, Rasa behind it."""

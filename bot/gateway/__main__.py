@@ -1,0 +1,28 @@
+"""`python -m bot.gateway`: the gateway process `patentdesk run` supervises."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.gateway.app import create_app
+from bot.secrets import with_secrets
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.gateway")
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    settings = with_secrets(Settings.from_env())
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    port = args.port or settings.gateway_port
+    web.run_app(create_app(settings), host=settings.host, port=port, print=None,
+                access_log=None, shutdown_timeout=15)
+
+
+if __name__ == "__main__":
+    main()

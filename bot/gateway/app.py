@@ -1,0 +1,122 @@
+"""create_app(settings): the gateway's aiohttp application and its long-lived clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from bot.config import Settings
+from bot.gateway.dedupe import Once
+from bot.gateway.outbox import Outbox
+from bot.gateway.pipeline import Assistant
+from bot.gateway.webchat import WebChat
+from bot.gateway.wechat_api import WeChatAPI
+from bot.gateway.wechat_view import WeChatEndpoint
+from bot.rasa_client import RasaClient
+from bot.records.buffer import RecordBuffer
+from bot.records.store import make_engine
+from bot.records.writer import RecordWriter
+
+log = logging.getLogger("patentdesk.gateway")
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", aioredis.Redis)
+ASSISTANT = web.AppKey("assistant", Assistant)
+OUTBOX = web.AppKey("outbox", Outbox)
+WECHAT = web.AppKey("wechat", WeChatEndpoint)
+WEBCHAT = web.AppKey("webchat", WebChat)
+WRITER = web.AppKey("writer", RecordWriter)
+
+
+async def _clients(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = aioredis.from_url(settings.effective_redis_url, socket_timeout=5, socket_connect_timeout=2,
+                              health_check_interval=10)
+    engine = make_engine(settings.database_url)
+    http = aiohttp.ClientSession()
+    spool = settings.var_dir / "records-spool.jsonl"
+    async with RasaClient(settings.rasa_url, timeout=60) as rasa:
+        buffer = RecordBuffer(redis, spool)
+        assistant = Assistant(rasa, buffer, settings.pseudonym_key)
+        once = Once(redis)
+        api = WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
+        outbox = Outbox(redis, api)
+        writer = RecordWriter(redis, engine, spool)
+        app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
+        app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
+        app[WEBCHAT] = WebChat(assistant, once)
+        workers = [asyncio.create_task(outbox.run(), name="outbox"),
+                   asyncio.create_task(writer.run(), name="records-writer")]
+        try:
+            yield
+        finally:
+            await app[WECHAT].close()
+            outbox.stop()
+            writer.stop()
+            _, late = await asyncio.wait(workers, timeout=5)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2)
+            await writer.flush()
+            await http.close()
+            await redis.close()
+            engine.dispose()
+
+
+@web.middleware
+async def no_tracebacks(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Whatever goes wrong inside, the caller gets a short message; the log gets the rest."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.Response(status=500, text="internal error\n", content_type="text/plain")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def status(request: web.Request) -> web.Response:
+    """Counters an operator needs: outbox waiting/refused (window, quota), records buffered."""
+    body: dict[str, object] = {"bot_runs": request.app[ASSISTANT].bot_runs}
+    try:
+        body["outbox"] = await request.app[OUTBOX].stats()
+        body["records_buffered"] = await request.app[REDIS].xlen("patentdesk:records")
+        body["redis"] = "ok"
+    except (RedisError, OSError) as exc:
+        body["redis"] = f"unavailable: {exc}"
+    return web.json_response(body)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.gateway_max_body, middlewares=[no_tracebacks])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_clients)
+
+    async def wechat_get(request: web.Request) -> web.Response:
+        return await request.app[WECHAT].verify(request)
+
+    async def wechat_post(request: web.Request) -> web.Response:
+        return await request.app[WECHAT].receive(request)
+
+    async def chat_post(request: web.Request) -> web.Response:
+        return await request.app[WEBCHAT].post(request)
+
+    app.router.add_get("/wechat", wechat_get)
+    app.router.add_post("/wechat", wechat_post)
+    app.router.add_post("/api/chat", chat_post)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/status", status)
+    return app

@@ -1,0 +1,64 @@
+"""JSON web chat for a website widget: the same assistant and records as WeChat.
+
+POST /api/chat {"sender": "<widget's visitor id>", "message": "...", "id": "<optional
+client message id for idempotent retries>"} -> {"messages": [{"text": ...}], ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from aiohttp import web
+
+from bot.gateway.dedupe import Once, Outcome
+from bot.gateway.pipeline import MAX_TEXT_CHARS, Assistant, Inbound
+
+SENDER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class WebChat:
+    def __init__(self, assistant: Assistant, once: Once) -> None:
+        self.assistant = assistant
+        self.once = once
+
+    async def post(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return _error(415, "send JSON (Content-Type: application/json)")
+        try:
+            body = json.loads(await request.text())
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "body is not valid JSON")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        sender, message, client_id = body.get("sender"), body.get("message"), body.get("id")
+        if not isinstance(sender, str) or not SENDER.match(sender):
+            return _error(400, "sender must be 1-64 characters of letters, digits, _ . : -")
+        if not isinstance(message, str) or not message.strip():
+            return _error(400, "message must be a non-empty string")
+        if len(message) > MAX_TEXT_CHARS:
+            return _error(413, f"message longer than {MAX_TEXT_CHARS} characters")
+        if client_id is not None and (not isinstance(client_id, str) or not SENDER.match(client_id)):
+            return _error(400, "id must be 1-64 characters of letters, digits, _ . : -")
+        msg_key = f"web:{sender}:{client_id}" if client_id else f"web:{uuid.uuid4().hex}"
+        claim = await self.once.claim(msg_key)
+        if claim is None:
+            claim = await self.once.wait_outcome(msg_key, 30.0) or Outcome("none")
+        if isinstance(claim, Outcome):  # a retried request: same answer, no second bot run
+            return web.json_response({"messages": [{"text": t} for t in claim.texts], "replayed": True})
+        inbound = Inbound(channel="web", user_id=sender, msg_key=msg_key, msg_type="text",
+                          text_in=message.strip(), to_bot=message.strip())
+        handled = await self.assistant.handle(inbound)
+        await claim.settle(Outcome("passive", tuple(handled.texts)))
+        await self.assistant.record(inbound, handled, "web")
+        return web.json_response({
+            "messages": [{"text": t} for t in handled.texts],
+            "decision": handled.info.get("decision"),
+            "entry_id": handled.info.get("entry_id"),
+            "candidates": handled.info.get("candidates", []),
+        })

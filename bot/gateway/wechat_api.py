@@ -1,0 +1,127 @@
+"""Client for the platform's API: the shared access_token and customer-service messages.
+
+One token for every worker, cached in Redis (fetching a new one invalidates the old
+one after a short grace), refreshed before expiry by whichever worker holds a short
+lock. Token errors refresh and retry once; network errors and "system busy" retry
+with backoff; window and quota errors surface as APIError for the outbox to record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from bot.gateway import keys
+from bot.wechat.errors import APIError
+
+log = logging.getLogger("patentdesk.wechat_api")
+
+REFRESH_MARGIN_S = 60
+SYSTEM_BUSY = -1
+
+
+class PlatformUnavailable(RuntimeError):
+    """Network error, HTTP error or "system busy" after retries: try again later."""
+
+
+class WeChatAPI:
+    def __init__(self, session: aiohttp.ClientSession, redis: aioredis.Redis | None, base_url: str,
+                 appid: str, secret: str, attempts: int = 3, backoff: float = 0.5) -> None:
+        self.session = session
+        self.redis = redis
+        self.base_url = base_url.rstrip("/")
+        self.appid = appid
+        self.secret = secret
+        self.attempts = attempts
+        self.backoff = backoff
+        self._local: tuple[str, float] | None = None  # used only while Redis is unreachable
+        self.token_fetches = 0
+
+    # --- HTTP -------------------------------------------------------------------------
+    async def _call(self, method: str, path: str, params: dict[str, str], json: Any = None) -> dict[str, Any]:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff, max=10),
+            retry=retry_if_exception_type(PlatformUnavailable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._call_once(method, path, params, json)
+        raise AssertionError("unreachable")
+
+    async def _call_once(self, method: str, path: str, params: dict[str, str], json: Any) -> dict[str, Any]:
+        url = self.base_url + path
+        try:
+            async with self.session.request(method, url, params=params, json=json,
+                                            timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                if resp.status >= 500:
+                    raise PlatformUnavailable(f"{path}: HTTP {resp.status}")
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise PlatformUnavailable(f"{path}: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PlatformUnavailable(f"{path}: unexpected answer")
+        if data.get("errcode") == SYSTEM_BUSY:
+            raise PlatformUnavailable(f"{path}: system busy (-1)")
+        return data
+
+    # --- access_token -----------------------------------------------------------------
+    async def access_token(self, stale: str | None = None) -> str:
+        """The shared token; `stale` names one the platform rejected, forcing a refresh."""
+        key = keys.access_token(self.appid)
+        try:
+            if self.redis is not None:
+                for _ in range(50):
+                    cached = await self.redis.get(key)
+                    token = cached.decode() if isinstance(cached, bytes) else cached
+                    if token and token != stale:
+                        return token
+                    if await self.redis.set(keys.token_lock(self.appid), "1", nx=True, ex=15):
+                        try:
+                            return await self._fetch_token(key)
+                        finally:
+                            await self.redis.delete(keys.token_lock(self.appid))
+                    await asyncio.sleep(0.1)  # another worker is fetching it
+        except (RedisError, OSError) as exc:
+            log.warning("token cache unavailable (%s); using a local one", exc)
+        if self._local and self._local[0] != stale and self._local[1] > time.time():
+            return self._local[0]
+        return await self._fetch_token(None)
+
+    async def _fetch_token(self, key: str | None) -> str:
+        data = await self._call("GET", "/cgi-bin/token", {"grant_type": "client_credential",
+                                                          "appid": self.appid, "secret": self.secret})
+        if data.get("errcode"):
+            raise APIError(int(data["errcode"]), str(data.get("errmsg", "")))
+        token = str(data["access_token"])
+        ttl = max(int(data.get("expires_in", 7200)) - REFRESH_MARGIN_S, 1)
+        self.token_fetches += 1
+        self._local = (token, time.time() + ttl)
+        if key is not None and self.redis is not None:
+            await self.redis.set(key, token, ex=ttl)
+        log.info("access_token fetched (valid %d s)", ttl)
+        return token
+
+    # --- customer-service messages ----------------------------------------------------
+    async def send_text(self, openid: str, content: str, kf_account: str | None = None) -> None:
+        body: dict[str, Any] = {"touser": openid, "msgtype": "text", "text": {"content": content}}
+        if kf_account:
+            body["customservice"] = {"kf_account": kf_account}
+        token = await self.access_token()
+        data = await self._call("POST", "/cgi-bin/message/custom/send", {"access_token": token}, body)
+        code = int(data.get("errcode", 0))
+        if code and APIError(code).token_invalid:
+            log.info("access_token rejected (%d); refreshing once", code)
+            token = await self.access_token(stale=token)
+            data = await self._call("POST", "/cgi-bin/message/custom/send", {"access_token": token}, body)
+            code = int(data.get("errcode", 0))
+        if code:
+            raise APIError(code, str(data.get("errmsg", "")))

@@ -1,0 +1,376 @@
+"""The platform's state with no IO: users and their chats, access tokens, windows, quotas, faults.
+
+Kept apart from HTTP so the rules the gateway must live with (the 48-hour window, the
+per-message quota, the token grace period) read as plain code, driven by a clock that a
+test can move forward instead of waiting two days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 48 * 3600
+TOKEN_TTL = 7200
+TOKEN_GRACE = 300
+CUSTOM_QUOTA = 5
+TEXT_LIMIT_BYTES = 2048
+# What WeChat shows the user when the account's server answers badly or not at all.
+NOTICE = "该公众号暂时无法提供服务，请稍后再试"
+ACCOUNT_NAME = "专利事务咨询"
+
+OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# errcode -> errmsg, worded as the real API words them.
+ERRMSG: dict[int, str] = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40008: "invalid message type",
+    40013: "invalid appid",
+    40125: "invalid appsecret",
+    41002: "appid missing",
+    41004: "appsecret missing",
+    42001: "access_token expired",
+    43004: "require subscribe",
+    44002: "empty post data",
+    45002: "content size out of limit",
+    45015: "response out of time limit or subscription is canceled",
+    45047: "out of response count limit",
+    47001: "data format error",
+}
+
+
+class PlatformError(Exception):
+    """One errcode the API answers with (HTTP 200 and a JSON body, as the real one does)."""
+
+    def __init__(self, errcode: int, errmsg: str | None = None) -> None:
+        self.errcode = errcode
+        self.errmsg = errmsg or ERRMSG.get(errcode, "simulated error")
+        super().__init__(f"{self.errcode} {self.errmsg}")
+
+    def to_json(self) -> dict[str, Any]:
+        # the real API appends a request id; clients must compare errcode, never errmsg
+        rid = "-".join(secrets.token_hex(4) for _ in range(3))
+        return {"errcode": self.errcode, "errmsg": f"{self.errmsg} rid: {rid}"}
+
+
+class SimClock:
+    """Simulator time = a base clock plus an offset that only moves forward.
+
+    `now()` drives CreateTime, the 48-hour window and token expiry; `wall()` (the base
+    clock) signs requests, so the gateway's replay window still accepts them after the
+    simulated clock has jumped two days ahead.
+    """
+
+    def __init__(self, base: Callable[[], float] = time.time) -> None:
+        self.base = base
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return self.base() + self.offset
+
+    def wall(self) -> float:
+        return self.base()
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.offset += seconds
+        return self.now()
+
+
+@dataclass
+class Entry:
+    """One line of a user's chat: what they sent ("user") or what reached them."""
+
+    id: int
+    via: str  # user | passive | custom | notice
+    text: str
+    at: float
+    kind: str = "text"  # for via=user: text, voice, image, subscribe, unsubscribe, click
+    kf_account: str | None = None
+    client_id: str | None = None
+
+    def inbox_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"via": self.via, "text": self.text, "at": self.at}
+        if self.kf_account:
+            item["kf_account"] = self.kf_account
+        return item
+
+    def chat_json(self) -> dict[str, Any]:
+        item = self.inbox_json()
+        item.update(id=self.id, kind=self.kind)
+        if self.client_id:
+            item["client_id"] = self.client_id
+        return item
+
+
+@dataclass
+class User:
+    openid: str
+    nickname: str = ""
+    subscribed: bool = True
+    last_message_at: float | None = None
+    custom_since_message: int = 0
+    chat: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class Token:
+    value: str
+    issued_at: float
+    expires_at: float
+    superseded_at: float | None = None  # when a newer token's grace period ends
+
+
+@dataclass
+class Faults:
+    api_errors: deque[int] = field(default_factory=deque)
+    api_down: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"api_errors": list(self.api_errors), "api_down": self.api_down}
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Platform:
+    """Everything the platform remembers, and the API rules applied to it."""
+
+    def __init__(
+        self,
+        *,
+        appid: str,
+        appsecret: str,
+        clock: SimClock | None = None,
+        token_ttl: int = TOKEN_TTL,
+        token_grace: float = TOKEN_GRACE,
+        window: float = WINDOW_SECONDS,
+        custom_quota: int = CUSTOM_QUOTA,
+    ) -> None:
+        self.appid = appid
+        self.appsecret = appsecret
+        self.clock = clock or SimClock()
+        self.token_ttl = token_ttl
+        self.token_grace = token_grace
+        self.window = window
+        self.custom_quota = custom_quota
+        # stable across restarts, so a gateway's logs keep naming the same account
+        self.account_id = "gh_" + hashlib.sha1(appid.encode("utf-8")).hexdigest()[:12]
+        self._listeners: list[Listener] = []
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.users: dict[str, User] = {}
+        self.tokens: dict[str, Token] = {}
+        self.faults = Faults()
+        self.counters: Counter[str] = Counter()
+        self.deliveries: deque[dict[str, Any]] = deque(maxlen=200)
+        self._entry_seq = 0
+        # MsgIds look like the platform's: 64-bit, about 19 digits, increasing
+        self._msg_id = 6_000_000_000_000_000_000 + secrets.randbelow(10**17)
+
+    def reset(self) -> None:
+        """A fresh platform for the next test: no users, tokens, faults, counters or clock offset."""
+        self.clock.offset = 0.0
+        self._reset_state()
+
+    # -- listeners (the app fans these out to WebSockets) -------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, openid: str, event: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(openid, event)
+            except Exception:  # a broken listener must not break the API call
+                log.exception("listener failed for %s", openid)
+
+    # -- users and chats ----------------------------------------------------------------
+
+    def ensure_user(self, openid: str, nickname: str | None = None) -> User:
+        if not OPENID_RE.match(openid):
+            raise ValueError("openid must be 1-64 characters of A-Z a-z 0-9 _ -")
+        user = self.users.get(openid)
+        if user is None:
+            user = self.users[openid] = User(openid)
+        if nickname is not None:
+            user.nickname = nickname.strip()[:32]
+        return user
+
+    def next_msg_id(self) -> str:
+        self._msg_id += 1 + secrets.randbelow(1000)
+        return str(self._msg_id)
+
+    def _append(self, user: User, via: str, text: str, **extra: Any) -> Entry:
+        self._entry_seq += 1
+        entry = Entry(self._entry_seq, via, text, round(self.clock.now(), 3), **extra)
+        user.chat.append(entry)
+        self._emit(user.openid, {"type": "message", "entry": entry.chat_json()})
+        return entry
+
+    def user_action(self, openid: str, kind: str, text: str, client_id: str | None = None) -> Entry:
+        """Record what the user did; a message, click or follow reopens the 48-hour window."""
+        user = self.ensure_user(openid)
+        if kind == "unsubscribe":
+            user.subscribed = False
+            self._emit(openid, {"type": "state", "subscribed": False})
+        else:
+            user.last_message_at = self.clock.now()
+            user.custom_since_message = 0
+            if kind == "subscribe":
+                user.subscribed = True
+                self._emit(openid, {"type": "state", "subscribed": True})
+        return self._append(user, "user", text, kind=kind, client_id=client_id)
+
+    def show(self, openid: str, via: str, text: str, kf_account: str | None = None) -> Entry:
+        """Put a message on the user's screen (passive reply, customer-service message, notice)."""
+        return self._append(self.ensure_user(openid), via, text, kf_account=kf_account)
+
+    def inbox(self, openid: str) -> list[dict[str, Any]]:
+        user = self.users.get(openid)
+        return [e.inbox_json() for e in user.chat if e.via != "user"] if user else []
+
+    def chat(self, openid: str) -> list[dict[str, Any]]:
+        user = self.users.get(openid)
+        return [e.chat_json() for e in user.chat] if user else []
+
+    # -- access tokens ------------------------------------------------------------------
+
+    def issue_token(self, grant_type: str, appid: str, secret: str) -> dict[str, Any]:
+        """GET /cgi-bin/token: a new token; the previous ones keep working for the grace period."""
+        try:
+            if grant_type != "client_credential":
+                raise PlatformError(40002)
+            if not appid:
+                raise PlatformError(41002)
+            if appid != self.appid:
+                raise PlatformError(40013)
+            if not secret:
+                raise PlatformError(41004)
+            if not secrets.compare_digest(secret.encode(), self.appsecret.encode()):
+                raise PlatformError(40125)
+        except PlatformError as exc:
+            self.counters[f"api.token.{exc.errcode}"] += 1
+            raise
+        now = self.clock.now()
+        for old in self.tokens.values():
+            if old.superseded_at is None:
+                old.superseded_at = now + self.token_grace
+        value = f"{secrets.randbelow(90) + 10}_" + secrets.token_urlsafe(104)[:137]
+        self.tokens[value] = Token(value, now, now + self.token_ttl)
+        self._forget_dead_tokens(now)
+        self.counters["api.token.ok"] += 1
+        return {"access_token": value, "expires_in": self.token_ttl}
+
+    def _forget_dead_tokens(self, now: float) -> None:
+        # keep dead tokens a day so their callers still get the precise errcode
+        dead = [v for v, t in self.tokens.items() if min(t.expires_at, t.superseded_at or t.expires_at) < now - 86400]
+        for value in dead:
+            del self.tokens[value]
+
+    def check_token(self, value: str) -> None:
+        if not value:
+            raise PlatformError(40001)
+        token = self.tokens.get(value)
+        now = self.clock.now()
+        if token is None or (token.superseded_at is not None and now >= token.superseded_at):
+            raise PlatformError(40001)
+        if now >= token.expires_at:
+            raise PlatformError(42001)
+
+    def expire_tokens(self) -> int:
+        now = self.clock.now()
+        for token in self.tokens.values():
+            token.expires_at = min(token.expires_at, now)
+        return len(self.tokens)
+
+    # -- customer-service messages ------------------------------------------------------
+
+    def custom_send(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/message/custom/send, rule by rule in the platform's order."""
+        try:
+            self.check_token(access_token)
+            if self.faults.api_errors:
+                raise PlatformError(self.faults.api_errors.popleft())
+            if not body.strip():
+                raise PlatformError(44002)
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise PlatformError(47001) from exc
+            if not isinstance(payload, dict):
+                raise PlatformError(47001)
+            touser = payload.get("touser")
+            msgtype = payload.get("msgtype")
+            if not isinstance(touser, str) or not isinstance(msgtype, str):
+                raise PlatformError(47001)
+            if msgtype != "text":
+                raise PlatformError(40008)
+            text = payload.get("text")
+            content = text.get("content") if isinstance(text, dict) else None
+            if not isinstance(content, str):
+                raise PlatformError(47001)
+            kf = payload.get("customservice")
+            kf_account = kf.get("kf_account") if isinstance(kf, dict) else None
+            user = self.users.get(touser)
+            if user is None:
+                raise PlatformError(40003)
+            if not user.subscribed:
+                raise PlatformError(43004)
+            if user.last_message_at is None or self.clock.now() - user.last_message_at > self.window:
+                raise PlatformError(45015)
+            if len(content.encode("utf-8")) > TEXT_LIMIT_BYTES:
+                raise PlatformError(45002)
+            if user.custom_since_message >= self.custom_quota:
+                raise PlatformError(45047)
+        except PlatformError as exc:
+            self.counters[f"api.custom_send.{exc.errcode}"] += 1
+            raise
+        user.custom_since_message += 1
+        self.counters["api.custom_send.ok"] += 1
+        self.show(touser, "custom", content, kf_account=kf_account if isinstance(kf_account, str) else None)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    # -- faults and statistics ----------------------------------------------------------
+
+    def set_faults(self, api_errors: list[int] | None = None, api_down: bool | None = None) -> dict[str, Any]:
+        if api_errors is not None:
+            self.faults.api_errors = deque(api_errors)
+        if api_down is not None:
+            self.faults.api_down = api_down
+        return self.faults.to_json()
+
+    def record_delivery(self, report: dict[str, Any]) -> None:
+        self.counters["deliveries"] += 1
+        self.counters["delivery.tries"] += report["tries"]
+        self.counters[f"delivery.{report['outcome']}"] += 1
+        self.deliveries.append(report)
+
+    def stats(self) -> dict[str, Any]:
+        now = self.clock.now()
+        live = 0
+        for token in self.tokens.values():
+            if now < token.expires_at and (token.superseded_at is None or now < token.superseded_at):
+                live += 1
+        return {
+            "counters": dict(sorted(self.counters.items())),
+            "users": len(self.users),
+            "tokens_live": live,
+            "clock": {"now": round(now, 3), "offset": self.clock.offset},
+            "faults": self.faults.to_json(),
+        }
