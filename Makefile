@@ -39,7 +39,16 @@ run: env
 doctor: env
 	$(BIN)/patentdesk doctor
 
-test: env
+# Browser tests drive Debian's chromium (never a downloaded browser); installed once if missing
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium and a CJK font for the browser tests"
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+
+test: env $(CHROMIUM)
 	$(BIN)/python -m pytest -q -ra
 
 lint: env

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
 from bot.gateway.app import ASSISTANT, OUTBOX, WRITER, create_app
-from bot.local_stack import free_port
 from bot.secrets import with_secrets
 from bot.wechat.crypto import WeChatCrypto
 from bot.wechat.signature import sign
@@ -32,7 +31,7 @@ def gateway_settings(var_dir: Path, redis_url: str, rasa_url: str, **extra: str)
 
 @contextlib.asynccontextmanager
 async def running_gateway(settings: Settings) -> AsyncIterator[TestServer]:
-    server = TestServer(create_app(settings), host="127.0.0.1", port=free_port())
+    server = TestServer(create_app(settings), host="127.0.0.1", port=settings.gateway_port)
     await server.start_server()
     try:
         yield server
