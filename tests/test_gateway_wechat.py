@@ -17,7 +17,13 @@ from aiohttp.test_utils import TestServer
 
 from bot.local_stack import free_port
 from bot.simulator import create_app as create_simulator
-from tests.gateway_kit import assistant_of, gateway_settings, outbox_of, running_gateway, wait_records
+from tests.gateway_kit import (
+    assistant_of,
+    gateway_settings,
+    outbox_of,
+    running_gateway,
+    wait_records,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -85,9 +91,10 @@ class Pair:
 
 
 @contextlib.asynccontextmanager
-async def wechat_pair(tmp_path: Path, redis_url: str, rasa_url: str, **env: str) -> AsyncIterator[Pair]:
+async def wechat_pair(tmp_path: Path, redis_url: str, rasa_url: str, sim_options: dict[str, Any] | None = None,
+                      **env: str) -> AsyncIterator[Pair]:
     settings = gateway_settings(tmp_path, redis_url, rasa_url, WECHAT_ENCRYPT_MODE="safe", **env)
-    sim = TestServer(create_simulator(settings), host="127.0.0.1", port=settings.wechat_sim_port)
+    sim = TestServer(create_simulator(settings, **(sim_options or {})), host="127.0.0.1", port=settings.wechat_sim_port)
     await sim.start_server()
     try:
         async with running_gateway(settings) as gateway, aiohttp.ClientSession() as http:
@@ -116,6 +123,20 @@ async def test_three_deliveries_run_the_bot_once_and_make_one_record(tmp_path, r
         await asyncio.sleep(1.0)  # let a wrongly duplicated record show up, if there were one
         rows = await wait_records(pair.settings, 1, msg_key=f"msg:{report['msg_id']}")
         assert len(rows) == 1
+
+
+async def test_a_retry_after_a_lost_response_replays_the_answer(tmp_path, redis_server, rasa_url) -> None:
+    """The platform gives up on the first POST (its timeout, here 1 s) while the assistant
+    works (1.5 s); its retry gets the first run's answer: one bot run, one record."""
+    async with slow_rasa(rasa_url, delay=1.5) as slow, \
+            wechat_pair(tmp_path, redis_server.url, slow, sim_options={"timeout": 1.0}) as pair:
+        report = await pair.send(openid="o_retry", content="什么是专利权评价报告")
+        assert report["outcome"] == "passive" and report["tries"] in (2, 3), report
+        assert assistant_of(pair.gateway).bot_runs == 1
+        inbox = await pair.inbox("o_retry")
+        assert len(inbox) == 1 and "评价报告" in inbox[0]["text"]
+        await asyncio.sleep(1.0)
+        assert len(await wait_records(pair.settings, 1)) == 1
 
 
 async def test_menu_click_and_recognised_voice_reach_the_assistant(tmp_path, redis_server, rasa_url) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import redis
@@ -83,7 +85,8 @@ async def test_child_that_never_gets_ready_is_reported(tmp_path: Path) -> None:
 
 
 def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path, model: Path, index) -> None:
-    """`patentdesk run` end to end: Redis, action server and Rasa; then SIGINT; no orphans."""
+    """`patentdesk run` end to end: Redis, action server, Rasa, gateway, simulator; a question
+    through the simulator; then SIGINT; no orphans."""
     # a token starting with "-" once made Rasa's argument parser refuse to start
     env = child_env(make_env(tmp_path, RASA_AUTH_TOKEN="-leading-dash-token"))
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, stdout=subprocess.PIPE,
@@ -102,11 +105,17 @@ def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path,
         output = "".join(lines)
         assert "ready at http://127.0.0.1:" in output, output[-3000:]
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
-        assert len(pids) == 3, output  # redis, actions, rasa
+        assert len(pids) == 5, output  # redis, actions, rasa, gateway, wechat-sim
         assert all(alive(p) for p in pids)
         r = redis.Redis(port=int(env["EMBEDDED_REDIS_PORT"]))
         assert r.ping()
         r.close()
+        # the demo path as `make run` wires it: simulator -> gateway -> Rasa -> actions
+        sim = f"http://127.0.0.1:{env['WECHAT_SIM_PORT']}"
+        report = json.loads(urllib.request.urlopen(urllib.request.Request(
+            sim + "/sim/send", data=json.dumps({"openid": "o_smoke", "type": "text", "content": "专利年费什么时候交？"}).encode(),
+            headers={"Content-Type": "application/json"}), timeout=30).read())
+        assert report["outcome"] == "passive" and "年费" in report["passive"][0], report
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, rest[-2000:]

@@ -113,7 +113,12 @@ class WeChatEndpoint:
             if claim.delivery == "passive" and claim.texts:
                 return text_reply(message, claim.texts[0], int(time.time()))
             return SUCCESS
-        return await self._run(message, claim)
+        # Shielded: if the platform hangs up (and aiohttp cancels the handler), the run
+        # still settles its outcome, so the platform's retry can replay it.
+        run = asyncio.create_task(self._run(message, claim))
+        self._background.add(run)
+        run.add_done_callback(self._background.discard)
+        return await asyncio.shield(run)
 
     async def _run(self, message: Message, claim: Claimed) -> str:
         inbound = from_wechat(message)
