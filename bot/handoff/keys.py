@@ -1,0 +1,73 @@
+"""Every Redis key of the handoff queue, built by one helper (`patentdesk:{area}:{id}`).
+
+Scripts get these keys through KEYS[], never by building names inside Lua, so the
+layout lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "patentdesk"
+
+
+def key(area: str, ident: str, *, prefix: str = PREFIX) -> str:
+    """The one place a key name is built."""
+    return f"{prefix}:{area}:{ident}"
+
+
+@dataclass(frozen=True)
+class HandoffKeys:
+    """The queue's keys under one prefix (tests may use their own prefix)."""
+
+    prefix: str = PREFIX
+
+    # one hash per conversation / agent / ticket
+    def conv(self, conv_id: str) -> str:
+        return key("handoff:conv", conv_id, prefix=self.prefix)
+
+    def agent(self, agent_id: str) -> str:
+        return key("handoff:agent", agent_id, prefix=self.prefix)
+
+    def agent_convs(self, agent_id: str) -> str:
+        """Set of the conversations an agent holds (its load is SCARD)."""
+        return key("handoff:agent-convs", agent_id, prefix=self.prefix)
+
+    def ticket(self, ticket_id: str) -> str:
+        return key("handoff:ticket", ticket_id, prefix=self.prefix)
+
+    # singletons
+    @property
+    def waiting(self) -> str:
+        """Sorted set conv_id -> priority * 1e12 + arrival number."""
+        return key("handoff", "waiting", prefix=self.prefix)
+
+    @property
+    def leases(self) -> str:
+        """Sorted set conv_id -> lease deadline (ms) of every assigned conversation."""
+        return key("handoff", "leases", prefix=self.prefix)
+
+    @property
+    def agents(self) -> str:
+        """Set of registered agent ids."""
+        return key("handoff", "agents", prefix=self.prefix)
+
+    @property
+    def rotation(self) -> str:
+        """Sorted set agent_id -> ordinal of the last conversation the agent took."""
+        return key("handoff", "rotation", prefix=self.prefix)
+
+    @property
+    def seq(self) -> str:
+        """Counter giving arrivals and assignments their order."""
+        return key("handoff", "seq", prefix=self.prefix)
+
+    @property
+    def tickets_open(self) -> str:
+        """Sorted set ticket_id -> due time (ms)."""
+        return key("handoff", "tickets:open", prefix=self.prefix)
+
+    @property
+    def tickets_answered(self) -> str:
+        """Sorted set ticket_id -> answer time (ms)."""
+        return key("handoff", "tickets:answered", prefix=self.prefix)

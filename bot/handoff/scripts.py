@@ -1,0 +1,272 @@
+"""The Lua behind every state change of the handoff queue.
+
+Each script is one atomic step: a crash of the calling process happens either before
+or after it, never in the middle, so a conversation is always in exactly one place
+(the waiting set, one agent's set with a lease, or finished). All keys arrive in
+KEYS[]; where the keys depend on data (the head of the queue, an agent's
+conversations) the caller reads first and passes what it saw, and the script checks
+that nothing changed, answering 'retry' otherwise. Times are milliseconds from the
+caller's clock (ARGV), so tests can drive the leases with a fake clock.
+"""
+
+from __future__ import annotations
+
+PRELUDE = r"""
+local function reply(status, key)
+  local r = redis.call('HGETALL', key)
+  table.insert(r, 1, status)
+  return r
+end
+
+-- an assigned conversation goes back to its original place (the score it was queued with)
+local function requeue(conv_key, waiting_key, leases_key, convs_key, conv_id, now, cause)
+  local agent = redis.call('HGET', conv_key, 'agent')
+  redis.call('HSET', conv_key, 'state', 'waiting', 'agent', '', 'last_agent', agent or '',
+             'requeued_at', now, 'requeue_cause', cause, 'updated_at', now)
+  redis.call('HINCRBY', conv_key, 'requeues', 1)
+  redis.call('ZADD', waiting_key, redis.call('HGET', conv_key, 'score'), conv_id)
+  redis.call('ZREM', leases_key, conv_id)
+  redis.call('SREM', convs_key, conv_id)
+end
+
+-- a waiting conversation goes to an agent, under a fresh lease
+local function take(conv_key, waiting_key, leases_key, convs_key, rotation_key, seq_key,
+                    conv_id, agent_id, now, lease_ms)
+  redis.call('HSET', conv_key, 'state', 'assigned', 'agent', agent_id, 'assigned_at', now,
+             'updated_at', now)
+  redis.call('ZREM', waiting_key, conv_id)
+  redis.call('ZADD', leases_key, tonumber(now) + tonumber(lease_ms), conv_id)
+  redis.call('SADD', convs_key, conv_id)
+  redis.call('ZADD', rotation_key, redis.call('INCR', seq_key), agent_id)
+end
+
+-- a conversation leaves the queue and its agent for good
+local function finish(conv_key, waiting_key, leases_key, convs_key, conv_id, state, outcome,
+                      now, keep_ms)
+  redis.call('HSET', conv_key, 'state', state, 'outcome', outcome, 'closed_at', now,
+             'updated_at', now)
+  redis.call('ZREM', waiting_key, conv_id)
+  redis.call('ZREM', leases_key, conv_id)
+  if convs_key then redis.call('SREM', convs_key, conv_id) end
+  if tonumber(keep_ms) > 0 then redis.call('PEXPIRE', conv_key, keep_ms) end
+end
+"""
+
+# KEYS: conv, waiting, seq
+# ARGV: conv_id, channel, user_id, reason, priority, summary, now
+ENQUEUE = PRELUDE + r"""
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'waiting' or state == 'assigned' then return reply('exists', KEYS[1]) end
+local seq = redis.call('INCR', KEYS[3])
+local score = string.format('%d', tonumber(ARGV[5]) * 1000000000000 + seq)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'conv_id', ARGV[1], 'channel', ARGV[2], 'user_id', ARGV[3],
+           'reason', ARGV[4], 'priority', ARGV[5], 'summary', ARGV[6], 'state', 'waiting',
+           'agent', '', 'seq', seq, 'score', score, 'enqueued_at', ARGV[7], 'updated_at', ARGV[7],
+           'requeues', 0, 'transfers', 0)
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+return reply('ok', KEYS[1])
+"""
+
+# KEYS: conv, waiting, leases, agent, agent_convs, rotation, seq
+# ARGV: conv_id, agent_id, now, lease_ms
+CLAIM = PRELUDE + r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'conversation'} end
+local status = redis.call('HGET', KEYS[4], 'status')
+if not status then return {'notfound', 'agent'} end
+if status == 'offline' then return {'agent', status} end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent')
+if cur[1] == 'assigned' and cur[2] == ARGV[2] then return reply('ok', KEYS[1]) end
+if cur[1] ~= 'waiting' then return {'conflict', cur[1] or '', cur[2] or ''} end
+take(KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[4], 'last_seen', ARGV[3])
+return reply('ok', KEYS[1])
+"""
+
+# KEYS: waiting, leases, rotation, seq, conv(head), then per agent: agent, agent_convs
+# ARGV: head conv_id, now, lease_ms, presence_ms, agent ids...
+ASSIGN_NEXT = PRELUDE + r"""
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if head ~= ARGV[1] then return {'retry'} end
+if redis.call('HGET', KEYS[5], 'state') ~= 'waiting' then
+  redis.call('ZREM', KEYS[1], head)  -- a stray entry without a waiting record
+  return {'retry'}
+end
+local now = tonumber(ARGV[2])
+local best, best_i, best_rank
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local a = redis.call('HMGET', KEYS[6 + (i - 5) * 2], 'status', 'capacity', 'last_seen')
+  if a[1] == 'online' and now - tonumber(a[3] or 0) <= tonumber(ARGV[4])
+      and redis.call('SCARD', KEYS[7 + (i - 5) * 2]) < tonumber(a[2] or 0) then
+    local rank = tonumber(redis.call('ZSCORE', KEYS[3], id) or 0)
+    if best == nil or rank < best_rank or (rank == best_rank and id < best) then
+      best, best_i, best_rank = id, i, rank
+    end
+  end
+end
+if best == nil then return {'none'} end
+take(KEYS[5], KEYS[1], KEYS[2], KEYS[7 + (best_i - 5) * 2], KEYS[3], KEYS[4], head, best,
+     ARGV[2], ARGV[3])
+return reply('ok', KEYS[5])
+"""
+
+# KEYS: conv, leases, from_convs, to_agent, to_convs, rotation, seq
+# ARGV: conv_id, from_agent, to_agent, now, lease_ms
+TRANSFER = PRELUDE + r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'conversation'} end
+local status = redis.call('HGET', KEYS[4], 'status')
+if not status then return {'notfound', 'agent'} end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent')
+if cur[1] ~= 'assigned' or cur[2] ~= ARGV[2] then return {'conflict', cur[1] or '', cur[2] or ''} end
+if ARGV[2] == ARGV[3] then return reply('ok', KEYS[1]) end
+if status ~= 'online' then return {'agent', status} end
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('HSET', KEYS[1], 'agent', ARGV[3], 'previous_agent', ARGV[2], 'assigned_at', ARGV[4],
+           'updated_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'transfers', 1)
+redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[1])
+redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[7]), ARGV[3])
+return reply('ok', KEYS[1])
+"""
+
+# close / hand back, by the agent holding the conversation
+# KEYS: conv, waiting, leases, agent_convs
+# ARGV: conv_id, agent_id, outcome, now, keep_ms
+FINISH = PRELUDE + r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'conversation'} end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent')
+if cur[1] ~= 'assigned' or cur[2] ~= ARGV[2] then return {'conflict', cur[1] or '', cur[2] or ''} end
+finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], 'closed', ARGV[3], ARGV[4], ARGV[5])
+return reply('ok', KEYS[1])
+"""
+
+# the user gives up (waiting, or already with an agent)
+# KEYS: conv, waiting, leases, agent_convs (of the agent the caller saw)
+# ARGV: conv_id, agent seen ('' if none), now, keep_ms
+LEAVE = PRELUDE + r"""
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent')
+if cur[1] ~= 'waiting' and cur[1] ~= 'assigned' then return {'noop', cur[1] or ''} end
+local convs_key = false
+if cur[1] == 'assigned' then
+  if cur[2] ~= ARGV[2] then return {'retry'} end
+  convs_key = KEYS[4]
+end
+finish(KEYS[1], KEYS[2], KEYS[3], convs_key, ARGV[1], 'left', 'user_left', ARGV[3], ARGV[4])
+return reply('ok', KEYS[1])
+"""
+
+# an expired lease: back to the queue at the original place
+# KEYS: conv, waiting, leases, agent_convs
+# ARGV: conv_id, agent seen, now
+REQUEUE_EXPIRED = PRELUDE + r"""
+local deadline = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if not deadline or tonumber(deadline) > tonumber(ARGV[3]) then return {'skip'} end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent')
+if cur[1] ~= 'assigned' then
+  redis.call('ZREM', KEYS[3], ARGV[1])  -- a stray lease
+  return {'skip'}
+end
+if cur[2] ~= ARGV[2] then return {'retry'} end
+requeue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], 'lease_expired')
+return {'ok'}
+"""
+
+# an agent goes offline (or went silent): its conversations go back to their places
+# KEYS: agent, agent_convs, waiting, leases, conv keys...
+# ARGV: agent_id, now, stale_before ('' = unconditional), conv ids... (ARGV[j] <-> KEYS[j + 1])
+RELEASE_AGENT = PRELUDE + r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'agent'} end
+if ARGV[3] ~= '' then
+  local a = redis.call('HMGET', KEYS[1], 'status', 'last_seen')
+  if a[1] == 'offline' or tonumber(a[2] or 0) >= tonumber(ARGV[3]) then return {'fresh'} end
+end
+local passed = {}
+for j = 4, #ARGV do passed[ARGV[j]] = true end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not passed[id] then return {'retry'} end
+end
+local released = {'ok'}
+for j = 4, #ARGV do
+  local cur = redis.call('HMGET', KEYS[j + 1], 'state', 'agent')
+  if cur[1] == 'assigned' and cur[2] == ARGV[1] then
+    requeue(KEYS[j + 1], KEYS[3], KEYS[4], KEYS[2], ARGV[j], ARGV[2], 'agent_offline')
+    table.insert(released, ARGV[j])
+  else
+    redis.call('SREM', KEYS[2], ARGV[j])
+  end
+end
+redis.call('HSET', KEYS[1], 'status', 'offline', 'updated_at', ARGV[2])
+return released
+"""
+
+# KEYS: agent, agent_convs, leases
+# ARGV: now, lease_ms
+HEARTBEAT = r"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'notfound', 'agent'} end
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[1])
+local deadline = tonumber(ARGV[1]) + tonumber(ARGV[2])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('ZADD', KEYS[3], 'XX', deadline, id)
+end
+return {'ok', status}
+"""
+
+# KEYS: agent, agents, rotation
+# ARGV: agent_id, name, capacity, now
+REGISTER_AGENT = r"""
+redis.call('HSET', KEYS[1], 'agent_id', ARGV[1], 'name', ARGV[2], 'capacity', ARGV[3],
+           'updated_at', ARGV[4])
+redis.call('HSETNX', KEYS[1], 'status', 'offline')
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], 'NX', 0, ARGV[1])
+return {'ok'}
+"""
+
+# online / away (offline goes through RELEASE_AGENT)
+# KEYS: agent; ARGV: status, now
+SET_PRESENCE = r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'agent'} end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'last_seen', ARGV[2], 'updated_at', ARGV[2])
+return {'ok'}
+"""
+
+# a waiting conversation becomes a left message; the ticket number is the arrival number
+# KEYS: conv, waiting, ticket, tickets_open
+# ARGV: conv_id, seq seen, message, now, due, keep_ms
+TO_TICKET = PRELUDE + r"""
+local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'seq', 'channel', 'user_id', 'reason',
+                     'summary', 'enqueued_at')
+if not c[1] then return {'notfound', 'conversation'} end
+if c[1] ~= 'waiting' then return {'conflict', c[1], c[2] or ''} end
+if c[3] ~= ARGV[2] then return {'retry'} end
+redis.call('HSET', KEYS[3], 'ticket_id', ARGV[2], 'conv_id', ARGV[1], 'channel', c[4],
+           'user_id', c[5], 'reason', c[6], 'summary', c[7], 'enqueued_at', c[8],
+           'message', ARGV[3], 'state', 'open', 'created_at', ARGV[4], 'due_at', ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'ticket', 'ticket_id', ARGV[2], 'outcome', 'ticket',
+           'closed_at', ARGV[4], 'updated_at', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
+return reply('ok', KEYS[3])
+"""
+
+# KEYS: ticket, tickets_open, tickets_answered
+# ARGV: ticket_id, agent_id, answer, now, keep_ms
+ANSWER_TICKET = PRELUDE + r"""
+local t = redis.call('HMGET', KEYS[1], 'state', 'answered_by')
+if not t[1] then return {'notfound', 'ticket'} end
+if t[1] ~= 'open' then return {'conflict', t[1], t[2] or ''} end
+redis.call('HSET', KEYS[1], 'state', 'answered', 'answer', ARGV[3], 'answered_by', ARGV[2],
+           'answered_at', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+local keep = tonumber(ARGV[5])
+if keep > 0 then
+  redis.call('PEXPIRE', KEYS[1], keep)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[4]) - keep)
+end
+return reply('ok', KEYS[1])
+"""
