@@ -128,13 +128,13 @@ class Supervisor:
         return None
 
     async def stop_all(self) -> None:
-        """SIGTERM every process group (last started first), then SIGKILL what remains."""
+        """Stop the last started first, each before the next, so the gateway can still flush
+        its buffers into Redis before Redis goes; SIGTERM, then SIGKILL what remains."""
         for child in reversed(self.children):
             if child.process.returncode is None:
                 self.say("run", f"stopping {child.spec.name}")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGTERM)
-        for child in reversed(self.children):
             try:
                 await asyncio.wait_for(child.process.wait(), self._stop_timeout)
             except TimeoutError:

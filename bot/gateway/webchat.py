@@ -6,6 +6,7 @@ client message id for idempotent retries>"} -> {"messages": [{"text": ...}], ...
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -15,11 +16,13 @@ from aiohttp import web
 from bot.gateway.dedupe import Once, Outcome
 from bot.gateway.pipeline import MAX_TEXT_CHARS, Assistant, Inbound
 
+_json = functools.partial(web.json_response, dumps=functools.partial(json.dumps, ensure_ascii=False))
+
 SENDER = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return _json({"error": message}, status=status)
 
 
 class WebChat:
@@ -50,13 +53,13 @@ class WebChat:
         if claim is None:
             claim = await self.once.wait_outcome(msg_key, 30.0) or Outcome("none")
         if isinstance(claim, Outcome):  # a retried request: same answer, no second bot run
-            return web.json_response({"messages": [{"text": t} for t in claim.texts], "replayed": True})
+            return _json({"messages": [{"text": t} for t in claim.texts], "replayed": True})
         inbound = Inbound(channel="web", user_id=sender, msg_key=msg_key, msg_type="text",
                           text_in=message.strip(), to_bot=message.strip())
         handled = await self.assistant.handle(inbound)
         await claim.settle(Outcome("passive", tuple(handled.texts)))
         await self.assistant.record(inbound, handled, "web")
-        return web.json_response({
+        return _json({
             "messages": [{"text": t} for t in handled.texts],
             "decision": handled.info.get("decision"),
             "entry_id": handled.info.get("entry_id"),
