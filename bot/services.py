@@ -67,13 +67,18 @@ def redis_spec(settings: Settings) -> ChildSpec:
     return ChildSpec("redis", argv, ready, env=settings.child_env(), cwd=data)
 
 
-def actions_spec(settings: Settings) -> ChildSpec:
-    argv = [sys.executable, "-m", "bot.action_server", "--port", str(settings.actions_port)]
+def _python_service(settings: Settings, name: str, args: list[str], health_url: str) -> ChildSpec:
+    """One of our own Python processes, ready when `health_url` answers 200."""
 
     async def ready() -> bool:
-        return await _http_ok(f"http://{settings.host}:{settings.actions_port}/health")
+        return await _http_ok(health_url)
 
-    return ChildSpec("actions", argv, ready, env=settings.child_env(), cwd=settings.home)
+    return ChildSpec(name, [sys.executable, "-m", *args], ready, env=settings.child_env(), cwd=settings.home)
+
+
+def actions_spec(settings: Settings) -> ChildSpec:
+    return _python_service(settings, "actions", ["bot.action_server", "--port", str(settings.actions_port)],
+                           f"http://{settings.host}:{settings.actions_port}/health")
 
 
 def rasa_spec(settings: Settings, model: Path) -> ChildSpec:
@@ -97,21 +102,13 @@ def rasa_spec(settings: Settings, model: Path) -> ChildSpec:
 
 
 def gateway_spec(settings: Settings) -> ChildSpec:
-    argv = [sys.executable, "-m", "bot.gateway", "--port", str(settings.gateway_port)]
-
-    async def ready() -> bool:
-        return await _http_ok(f"http://{settings.host}:{settings.gateway_port}/healthz")
-
-    return ChildSpec("gateway", argv, ready, env=settings.child_env(), cwd=settings.home)
+    return _python_service(settings, "gateway", ["bot.gateway", "--port", str(settings.gateway_port)],
+                           f"http://{settings.host}:{settings.gateway_port}/healthz")
 
 
 def simulator_spec(settings: Settings) -> ChildSpec:
-    argv = [sys.executable, "-m", "bot.simulator"]
-
-    async def ready() -> bool:
-        return await _http_ok(f"http://{settings.host}:{settings.wechat_sim_port}/sim/stats")
-
-    return ChildSpec("wechat-sim", argv, ready, env=settings.child_env(), cwd=settings.home)
+    return _python_service(settings, "wechat-sim", ["bot.simulator"],
+                           f"http://{settings.host}:{settings.wechat_sim_port}/sim/stats")
 
 
 def stack_specs(settings: Settings, model: Path) -> list[ChildSpec]:

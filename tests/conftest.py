@@ -80,15 +80,11 @@ class RedisServer:
     """A private redis-server on a free port (tests may stop and restart it)."""
 
     def __init__(self, workdir: Path, appendonly: bool = False) -> None:
-        import shutil
+        from bot.services import redis_server_binary
 
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
-            from bot.services import redis_server_binary
-
-            found = redis_server_binary()
-            assert found, "no redis-server: install Debian's redis-server or run `make env`"
-            self.binary = str(found)
+        found = redis_server_binary()
+        assert found, "no redis-server: install Debian's redis-server or run `make env`"
+        self.binary = str(found)
         self.port = free_port()
         self.workdir = workdir
         self.appendonly = appendonly

@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
-from bot.gateway.app import ASSISTANT, OUTBOX, WRITER, create_app
+from bot.gateway.app import ASSISTANT, OUTBOX, create_app
 from bot.secrets import with_secrets
 from bot.wechat.crypto import WeChatCrypto
 from bot.wechat.signature import sign
@@ -45,10 +45,6 @@ def assistant_of(server: TestServer):
 
 def outbox_of(server: TestServer):
     return server.app[OUTBOX]
-
-
-def writer_of(server: TestServer):
-    return server.app[WRITER]
 
 
 _msg_ids = iter(range(7_000_000_000_000_000_000, 8_000_000_000_000_000_000, 7919))

@@ -89,6 +89,15 @@ class Pair:
         async with self.http.get(str(self.gateway.make_url("/status"))) as resp:
             return await resp.json()
 
+    async def gateway_status_once(self, counter: str, timeout: float = 5.0) -> dict[str, Any]:
+        """/status as soon as the outbox counter `counter` is set (or at the timeout)."""
+        for _ in range(int(timeout / 0.1)):
+            status = await self.gateway_status()
+            if status["outbox"].get(counter):
+                break
+            await asyncio.sleep(0.1)
+        return status
+
 
 @contextlib.asynccontextmanager
 async def wechat_pair(tmp_path: Path, redis_url: str, rasa_url: str, sim_options: dict[str, Any] | None = None,
@@ -181,11 +190,7 @@ async def test_platform_errors_retried_refused_or_waited_out(tmp_path, redis_ser
         # over the quota: refused for good, counted and surfaced, not retried forever
         await pair.control("/sim/faults", {"api_errors": [45047]})
         await outbox.put("o_err", ["超出配额的消息"], "test:quota")
-        for _ in range(50):
-            status = await pair.gateway_status()
-            if status["outbox"].get("errcode_45047"):
-                break
-            await asyncio.sleep(0.1)
+        status = await pair.gateway_status_once("errcode_45047")
         assert status["outbox"]["errcode_45047"] == 1 and status["outbox"]["refused"] == 1
         # platform down: the message waits in the outbox and goes out when it is back
         await pair.control("/sim/faults", {"api_down": True})
@@ -198,11 +203,7 @@ async def test_platform_errors_retried_refused_or_waited_out(tmp_path, redis_ser
         # outside the 48-hour window: refused with 45015 and counted
         await pair.control("/sim/clock", {"advance": 49 * 3600})
         await outbox.put("o_err", ["窗口外的消息"], "test:window")
-        for _ in range(50):
-            status = await pair.gateway_status()
-            if status["outbox"].get("errcode_45015"):
-                break
-            await asyncio.sleep(0.1)
+        status = await pair.gateway_status_once("errcode_45015")
         assert status["outbox"]["errcode_45015"] == 1
 
 

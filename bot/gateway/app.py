@@ -19,6 +19,7 @@ from bot.gateway.webchat import WebChat
 from bot.gateway.wechat_api import WeChatAPI
 from bot.gateway.wechat_view import WeChatEndpoint
 from bot.rasa_client import RasaClient
+from bot.records.buffer import STREAM as RECORDS_STREAM
 from bot.records.buffer import RecordBuffer
 from bot.records.store import make_engine
 from bot.records.writer import RecordWriter
@@ -93,7 +94,7 @@ async def status(request: web.Request) -> web.Response:
     body: dict[str, object] = {"bot_runs": request.app[ASSISTANT].bot_runs}
     try:
         body["outbox"] = await request.app[OUTBOX].stats()
-        body["records_buffered"] = await request.app[REDIS].xlen("patentdesk:records")
+        body["records_buffered"] = await request.app[REDIS].xlen(RECORDS_STREAM)
         body["redis"] = "ok"
     except (RedisError, OSError) as exc:
         body["redis"] = f"unavailable: {exc}"

@@ -43,8 +43,6 @@ class Claimed:
     async def _keep(self) -> None:
         while True:
             await asyncio.sleep(LEASE_MS / 3000)
-            if self.once.redis is None:
-                return
             try:
                 await self.once.redis.pexpire(keys.lease(self.msg_key), LEASE_MS)
             except RedisError:
@@ -56,7 +54,7 @@ class Claimed:
 
 
 class Once:
-    def __init__(self, redis: aioredis.Redis | None) -> None:
+    def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
 
@@ -65,8 +63,6 @@ class Once:
 
         Redis unreachable: we run it (a duplicate answer beats a lost one).
         """
-        if self.redis is None:
-            return Claimed(self, msg_key)
         try:
             stored = await self.redis.get(keys.outcome(msg_key))
             if stored:
@@ -84,7 +80,7 @@ class Once:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             try:
-                stored = await self.redis.get(keys.outcome(msg_key)) if self.redis else None
+                stored = await self.redis.get(keys.outcome(msg_key))
             except (RedisError, OSError):
                 return None
             if stored:
@@ -93,8 +89,6 @@ class Once:
         return None
 
     async def store(self, msg_key: str, outcome: Outcome) -> None:
-        if self.redis is None:
-            return
         body = json.dumps({"delivery": outcome.delivery, "texts": list(outcome.texts)}, ensure_ascii=False)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:

@@ -1,25 +1,27 @@
-"""Every Redis key the gateway uses, built in one place (`patentdesk:{area}:{id}`)."""
+"""Every Redis key the gateway uses, built with the project's one key helper."""
 
 from __future__ import annotations
 
+from bot.redis_keys import key
+
 
 def lease(msg_key: str) -> str:
-    return f"patentdesk:wx:lease:{msg_key}"
+    return key("wx:lease", msg_key)
 
 
 def outcome(msg_key: str) -> str:
-    return f"patentdesk:wx:outcome:{msg_key}"
+    return key("wx:outcome", msg_key)
 
 
 def access_token(appid: str) -> str:
-    return f"patentdesk:wx:{appid}:access_token"
+    return key("wx", f"{appid}:access_token")
 
 
 def token_lock(appid: str) -> str:
-    return f"patentdesk:wx:{appid}:access_token:lock"
+    return key("wx", f"{appid}:access_token:lock")
 
 
-OUTBOX = "patentdesk:wx:outbox"
+OUTBOX = key("wx", "outbox")
 OUTBOX_GROUP = "senders"
-OUTBOX_FAILED = "patentdesk:wx:outbox:failed"
-COUNTERS = "patentdesk:wx:counters"
+OUTBOX_FAILED = key("wx", "outbox:failed")
+COUNTERS = key("wx", "counters")

@@ -16,39 +16,36 @@ import os
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from bot.gateway import keys
 from bot.gateway.wechat_api import PlatformUnavailable, WeChatAPI
+from bot.streams import StreamConsumer, field
 from bot.wechat.errors import APIError
 
 log = logging.getLogger("patentdesk.outbox")
 
 
 class Outbox:
-    def __init__(self, redis: aioredis.Redis | None, api: WeChatAPI, consumer: str | None = None,
+    def __init__(self, redis: aioredis.Redis, api: WeChatAPI, consumer: str | None = None,
                  max_backoff: float = 30.0, reclaim_ms: int = 30_000) -> None:
         self.redis = redis
         self.api = api
-        self.consumer = consumer or f"sender-{os.getpid()}"
         self.max_backoff = max_backoff
-        self.reclaim_ms = reclaim_ms
+        self.stream = StreamConsumer(
+            redis, keys.OUTBOX, keys.OUTBOX_GROUP, consumer or f"sender-{os.getpid()}", reclaim_ms=reclaim_ms)
         self._failures = 0
         self._direct: set[asyncio.Task] = set()
-        self.wakeup = asyncio.Event()
         self.stopping = False
 
     async def put(self, openid: str, texts: list[str], msg_key: str, kf_account: str | None = None) -> None:
         jobs = [{"openid": openid, "text": t, "msg_key": msg_key, "part": i, "kf_account": kf_account}
                 for i, t in enumerate(texts)]
         try:
-            if self.redis is None:
-                raise RedisError("no Redis")
             async with self.redis.pipeline(transaction=True) as pipe:
                 for job in jobs:
                     pipe.xadd(keys.OUTBOX, {"job": json.dumps(job, ensure_ascii=False)})
                 await pipe.execute()
-            self.wakeup.set()
         except (RedisError, OSError) as exc:
             # Redis down: still try to deliver, from this process
             log.warning("outbox unavailable (%s); sending %s directly", exc, msg_key)
@@ -76,49 +73,22 @@ class Outbox:
                 raise PlatformUnavailable(str(exc)) from exc
             log.warning("outbox: %s refused by the platform: %s", job["msg_key"], exc)
             await self._count(f"errcode_{exc.errcode}")
-            if self.redis is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    await self.redis.xadd(keys.OUTBOX_FAILED, {"job": json.dumps(job, ensure_ascii=False),
-                                                               "errcode": exc.errcode, "errmsg": exc.errmsg},
-                                          maxlen=10_000, approximate=True)
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.xadd(keys.OUTBOX_FAILED, {"job": json.dumps(job, ensure_ascii=False),
+                                                           "errcode": exc.errcode, "errmsg": exc.errmsg},
+                                      maxlen=10_000, approximate=True)
             return True
 
     async def _count(self, name: str) -> None:
-        if self.redis is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.hincrby(keys.COUNTERS, name, 1)
-
-    async def _ensure_group(self) -> None:
-        assert self.redis is not None
-        try:
-            await self.redis.xgroup_create(keys.OUTBOX, keys.OUTBOX_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _read(self, stream_id: str, block_ms: int | None) -> list[tuple[Any, dict[Any, Any]]]:
-        assert self.redis is not None
-        got = await self.redis.xreadgroup(keys.OUTBOX_GROUP, self.consumer, {keys.OUTBOX: stream_id},
-                                          count=50, block=block_ms)
-        return [(i, f) for _, items in got or [] for i, f in items if f]
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.hincrby(keys.COUNTERS, name, 1)
 
     async def drain_once(self, block_ms: int | None = None) -> int:
         """Send what is waiting, in order; stops at the first entry the platform can't take now."""
-        await self._ensure_group()
-        assert self.redis is not None
-        entries = await self._read("0", None)
-        if not entries:
-            _, claimed, *_ = await self.redis.xautoclaim(keys.OUTBOX, keys.OUTBOX_GROUP, self.consumer,
-                                                         min_idle_time=self.reclaim_ms, start_id="0-0", count=50)
-            entries = [(i, f) for i, f in claimed if f]
-        if not entries:
-            entries = await self._read(">", block_ms)
         done = 0
-        for entry_id, fields in entries:
-            job = json.loads(fields.get(b"job") or fields.get("job") or "{}")
-            await self._deliver(job)  # PlatformUnavailable propagates: entry stays pending
-            await self.redis.xack(keys.OUTBOX, keys.OUTBOX_GROUP, entry_id)
-            await self.redis.xdel(keys.OUTBOX, entry_id)
+        for entry_id, fields in await self.stream.next_batch(block_ms):
+            await self._deliver(json.loads(field(fields, "job") or "{}"))  # PlatformUnavailable: stays pending
+            await self.stream.done(entry_id)
             done += 1
         return done
 
@@ -147,8 +117,6 @@ class Outbox:
                 await asyncio.sleep(self.max_backoff)
 
     async def stats(self) -> dict[str, Any]:
-        if self.redis is None:
-            return {}
         counters = await self.redis.hgetall(keys.COUNTERS)
         return {
             "waiting": await self.redis.xlen(keys.OUTBOX),

@@ -9,6 +9,7 @@ with backoff; window and quota errors surface as APIError for the outbox to reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -32,7 +33,7 @@ class PlatformUnavailable(RuntimeError):
 
 
 class WeChatAPI:
-    def __init__(self, session: aiohttp.ClientSession, redis: aioredis.Redis | None, base_url: str,
+    def __init__(self, session: aiohttp.ClientSession, redis: aioredis.Redis, base_url: str,
                  appid: str, secret: str, attempts: int = 3, backoff: float = 0.5) -> None:
         self.session = session
         self.redis = redis
@@ -76,27 +77,26 @@ class WeChatAPI:
     # --- access_token -----------------------------------------------------------------
     async def access_token(self, stale: str | None = None) -> str:
         """The shared token; `stale` names one the platform rejected, forcing a refresh."""
-        key = keys.access_token(self.appid)
+        key, lock = keys.access_token(self.appid), keys.token_lock(self.appid)
         try:
-            if self.redis is not None:
-                for _ in range(50):
-                    cached = await self.redis.get(key)
-                    token = cached.decode() if isinstance(cached, bytes) else cached
-                    if token and token != stale:
-                        return token
-                    if await self.redis.set(keys.token_lock(self.appid), "1", nx=True, ex=15):
-                        try:
-                            return await self._fetch_token(key)
-                        finally:
-                            await self.redis.delete(keys.token_lock(self.appid))
-                    await asyncio.sleep(0.1)  # another worker is fetching it
+            for _ in range(50):
+                cached = await self.redis.get(key)
+                token = cached.decode() if isinstance(cached, bytes) else cached
+                if token and token != stale:
+                    return token
+                if await self.redis.set(lock, "1", nx=True, ex=15):
+                    try:
+                        return await self._fetch_token()
+                    finally:
+                        await self.redis.delete(lock)
+                await asyncio.sleep(0.1)  # another worker is fetching it
         except (RedisError, OSError) as exc:
             log.warning("token cache unavailable (%s); using a local one", exc)
         if self._local and self._local[0] != stale and self._local[1] > time.time():
             return self._local[0]
-        return await self._fetch_token(None)
+        return await self._fetch_token()
 
-    async def _fetch_token(self, key: str | None) -> str:
+    async def _fetch_token(self) -> str:
         data = await self._call("GET", "/cgi-bin/token", {"grant_type": "client_credential",
                                                           "appid": self.appid, "secret": self.secret})
         if data.get("errcode"):
@@ -105,8 +105,8 @@ class WeChatAPI:
         ttl = max(int(data.get("expires_in", 7200)) - REFRESH_MARGIN_S, 1)
         self.token_fetches += 1
         self._local = (token, time.time() + ttl)
-        if key is not None and self.redis is not None:
-            await self.redis.set(key, token, ex=ttl)
+        with contextlib.suppress(RedisError, OSError):  # Redis down: the local copy serves meanwhile
+            await self.redis.set(keys.access_token(self.appid), token, ex=ttl)
         log.info("access_token fetched (valid %d s)", ttl)
         return token
 

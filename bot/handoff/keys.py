@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PREFIX = "patentdesk"
+from bot.redis_keys import PREFIX, key
 
-
-def key(area: str, ident: str, *, prefix: str = PREFIX) -> str:
-    """The one place a key name is built."""
-    return f"{prefix}:{area}:{ident}"
+__all__ = ["PREFIX", "HandoffKeys", "key"]
 
 
 @dataclass(frozen=True)

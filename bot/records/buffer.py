@@ -16,9 +16,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bot.redis_keys import PREFIX
+
 log = logging.getLogger("patentdesk.records")
 
-STREAM = "patentdesk:records"
+STREAM = f"{PREFIX}:records"
 
 
 class RecordBuffer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -45,14 +45,6 @@ def insert_records(engine: Engine, records: list[dict[str, Any]]) -> None:
     stmt = insert(exchanges).on_conflict_do_nothing(index_elements=["channel", "msg_key"])
     with engine.begin() as conn:
         conn.execute(stmt, rows)
-
-
-def count_records(engine: Engine, **where: Any) -> int:
-    query = select(func.count()).select_from(exchanges)
-    for name, value in where.items():
-        query = query.where(exchanges.c[name] == value)
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
 
 
 def fetch_records(engine: Engine, **where: Any) -> list[dict[str, Any]]:

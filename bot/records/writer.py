@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.records.buffer import STREAM
 from bot.records.store import create_schema, insert_records
+from bot.streams import StreamConsumer, field
 
 log = logging.getLogger("patentdesk.records")
 
@@ -27,54 +28,32 @@ BATCH = 200
 class RecordWriter:
     def __init__(self, redis: aioredis.Redis, engine: Engine, spool: Path, consumer: str | None = None,
                  retry_delay: float = 1.0, reclaim_ms: int = 30_000) -> None:
-        self.redis = redis
         self.engine = engine
         self.spool = spool
-        self.consumer = consumer or f"writer-{os.getpid()}"
         self.retry_delay = retry_delay
-        self.reclaim_ms = reclaim_ms
+        self.stream = StreamConsumer(redis, STREAM, GROUP, consumer or f"writer-{os.getpid()}",
+                                     batch=BATCH, reclaim_ms=reclaim_ms)
         self._schema_ready = False
         self.stopping = False
 
     async def _db(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
-    async def _ensure(self) -> None:
+    async def _ensure_schema(self) -> None:
         if not self._schema_ready:
             await self._db(create_schema, self.engine)
             self._schema_ready = True
-        try:
-            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
 
     async def drain_once(self, block_ms: int | None = None) -> int:
         """Write one batch (reclaimed entries first, then new ones); returns rows handled."""
+        await self._ensure_schema()
         await self._replay_spool()  # needs only the database: runs even while Redis is down
-        await self._ensure()
-        entries = await self._read({STREAM: "0"})  # ours, left unacked by a failed commit
-        if not entries:  # a crashed writer's, idle long enough to be sure it is gone
-            _, claimed, *_ = await self.redis.xautoclaim(STREAM, GROUP, self.consumer,
-                                                         min_idle_time=self.reclaim_ms, start_id="0-0", count=BATCH)
-            entries = [(i, f) for i, f in claimed if f]
-        if not entries:
-            entries = await self._read({STREAM: ">"}, block_ms)
+        entries = await self.stream.next_batch(block_ms)
         if not entries:
             return 0
-        records = []
-        for _, fields in entries:
-            raw = fields.get(b"record") or fields.get("record")
-            records.append(json.loads(raw))
-        await self._db(insert_records, self.engine, records)
-        ids = [i for i, _ in entries]
-        await self.redis.xack(STREAM, GROUP, *ids)
-        await self.redis.xdel(STREAM, *ids)
+        await self._db(insert_records, self.engine, [json.loads(field(f, "record")) for _, f in entries])
+        await self.stream.done(*(i for i, _ in entries))
         return len(entries)
-
-    async def _read(self, streams: dict[str, str], block_ms: int | None = None) -> list[tuple[Any, Any]]:
-        got = await self.redis.xreadgroup(GROUP, self.consumer, streams, count=BATCH, block=block_ms)
-        return [(i, f) for _, items in got or [] for i, f in items if f]
 
     async def _replay_spool(self) -> None:
         working = self.spool.with_suffix(".replaying")
@@ -82,9 +61,6 @@ class RecordWriter:
             if not self.spool.exists() or not self.spool.stat().st_size:
                 return
             self.spool.replace(working)
-        if not self._schema_ready:
-            await self._db(create_schema, self.engine)
-            self._schema_ready = True
         records = [json.loads(line) for line in working.read_text(encoding="utf-8").splitlines() if line.strip()]
         await self._db(insert_records, self.engine, records)
         working.unlink()

@@ -16,11 +16,11 @@ from typing import Any
 
 import aiohttp
 
-from bot.simulator.platform import NOTICE, OPENID_RE, TEXT_LIMIT_BYTES, Platform
+from bot.simulator.platform import NOTICE, OPENID_RE, Platform
 from bot.wechat.crypto import WeChatCrypto, decrypt_text, encrypt_text
 from bot.wechat.errors import WeChatError
 from bot.wechat.menu import MENU_BY_KEY
-from bot.wechat.replies import SUCCESS
+from bot.wechat.replies import SUCCESS, TEXT_LIMIT_BYTES
 from bot.wechat.signature import check_signature, sign
 from bot.wechat.xmlio import parse_fields, render_xml
 

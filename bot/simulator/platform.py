@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.wechat.replies import TEXT_LIMIT_BYTES
+
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 48 * 3600
 TOKEN_TTL = 7200
 TOKEN_GRACE = 300
 CUSTOM_QUOTA = 5
-TEXT_LIMIT_BYTES = 2048
 # What WeChat shows the user when the account's server answers badly or not at all.
 NOTICE = "该公众号暂时无法提供服务，请稍后再试"
 ACCOUNT_NAME = "专利事务咨询"
