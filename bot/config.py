@@ -49,6 +49,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WECHAT_REPLY_DEADLINE", "4.0", "Seconds the gateway waits for the assistant before answering `success` (platform limit 5 s)."),
     Variable("WECHAT_SIMULATOR", "1", "`1`: `run` also starts the local WeChat simulator; `0` in production."),
     Variable("WECHAT_SIM_PORT", "8089", "Port of the WeChat simulator (platform API + phone-style chat page)."),
+    Variable("HANDOFF_CALENDAR", "<bundled bot/handoff/calendar_cn.yml>", "Working hours and public holidays of the agent desk (YAML)."),
+    Variable("HANDOFF_LEASE", "60", "Seconds an agent keeps a conversation without a console heartbeat before it is requeued."),
+    Variable("HANDOFF_NOTICE_INTERVAL", "60", "Least seconds between two queue-position notices to a waiting user."),
+    Variable("HANDOFF_CLAIM_TIMEOUT", "180", "Seconds in the queue after which the user is offered to leave a message."),
+    Variable("HANDOFF_AVG_HANDLE", "300", "Average seconds an agent spends on a conversation (for wait estimates)."),
+    Variable("CONSOLE_SESSION_TTL", "28800", "Seconds an agent console login lasts without activity."),
+    Variable("CONSOLE_LOGIN_ATTEMPTS", "5", "Failed logins per account and per address within 15 minutes before logins are refused."),
+    Variable("CONSOLE_SECURE_COOKIE", "auto", "`1`: session cookie only over HTTPS; `auto`: when GATEWAY_PUBLIC_URL is https."),
+    Variable("RECORDS_IDLE_TIMEOUT", "1800", "Seconds of silence that end an enquiry episode."),
+    Variable("RECORDS_RETENTION_DAYS", "730", "Age in days after which `patentdesk records purge` anonymises records."),
     Variable("PSEUDONYM_KEY", "<generated into var/secrets>", "HMAC key that turns OpenIDs into pseudonymous user ids in records."),
     Variable("PATENTDESK_LOG_LEVEL", "INFO", "Log level of our processes."),
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
@@ -77,6 +87,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 class ConfigError(ValueError):
     """A configuration value is unusable; the message says which and why."""
+
+
+def _secure_cookie(env: Mapping[str, str], public_url: str) -> bool:
+    raw = (env.get("CONSOLE_SECURE_COOKIE") or "auto").strip().lower()
+    if raw == "auto":
+        return public_url.startswith("https://")
+    return raw not in ("0", "false", "no")
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,16 @@ class Settings:
     wechat_simulator: bool = True
     wechat_sim_port: int = 8089
     pseudonym_key: str = ""
+    handoff_calendar: str = ""
+    handoff_lease: float = 60.0
+    handoff_notice_interval: float = 60.0
+    handoff_claim_timeout: float = 180.0
+    handoff_avg_handle: float = 300.0
+    console_session_ttl: int = 28800
+    console_login_attempts: int = 5
+    console_secure_cookie: bool = False
+    records_idle_timeout: float = 1800.0
+    records_retention_days: int = 730
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +148,7 @@ class Settings:
         actions_port = _int(env, "ACTIONS_PORT", 5055)
         gateway_port = _int(env, "GATEWAY_PORT", 8088)
         sim_port = _int(env, "WECHAT_SIM_PORT", 8089)
+        gateway_public_url = (env.get("GATEWAY_PUBLIC_URL") or f"http://{host}:{gateway_port}").rstrip("/")
         encrypt_mode = (env.get("WECHAT_ENCRYPT_MODE") or "safe").strip().lower()
         if encrypt_mode not in ("plain", "compat", "safe"):
             raise ConfigError(f"WECHAT_ENCRYPT_MODE must be plain, compat or safe, got {encrypt_mode!r}")
@@ -140,7 +168,7 @@ class Settings:
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
             gateway_port=gateway_port,
-            gateway_public_url=(env.get("GATEWAY_PUBLIC_URL") or f"http://{host}:{gateway_port}").rstrip("/"),
+            gateway_public_url=gateway_public_url,
             gateway_max_body=_int(env, "GATEWAY_MAX_BODY", 65536),
             wechat_token=env.get("WECHAT_TOKEN", "").strip(),
             wechat_appid=env.get("WECHAT_APPID", "").strip() or "wx5a1e0c0ffee0demo",
@@ -153,6 +181,16 @@ class Settings:
             wechat_simulator=(env.get("WECHAT_SIMULATOR", "1").strip() or "1") not in ("0", "false", "no"),
             wechat_sim_port=sim_port,
             pseudonym_key=env.get("PSEUDONYM_KEY", "").strip(),
+            handoff_calendar=env.get("HANDOFF_CALENDAR", "").strip(),
+            handoff_lease=_float(env, "HANDOFF_LEASE", 60.0),
+            handoff_notice_interval=_float(env, "HANDOFF_NOTICE_INTERVAL", 60.0),
+            handoff_claim_timeout=_float(env, "HANDOFF_CLAIM_TIMEOUT", 180.0),
+            handoff_avg_handle=_float(env, "HANDOFF_AVG_HANDLE", 300.0),
+            console_session_ttl=_int(env, "CONSOLE_SESSION_TTL", 28800),
+            console_login_attempts=_int(env, "CONSOLE_LOGIN_ATTEMPTS", 5),
+            console_secure_cookie=_secure_cookie(env, gateway_public_url),
+            records_idle_timeout=_float(env, "RECORDS_IDLE_TIMEOUT", 1800.0),
+            records_retention_days=_int(env, "RECORDS_RETENTION_DAYS", 730),
         )
 
     @property
@@ -206,6 +244,16 @@ class Settings:
                 "WECHAT_SIMULATOR": "1" if self.wechat_simulator else "0",
                 "WECHAT_SIM_PORT": str(self.wechat_sim_port),
                 "PSEUDONYM_KEY": self.pseudonym_key,
+                "HANDOFF_CALENDAR": self.handoff_calendar,
+                "HANDOFF_LEASE": str(self.handoff_lease),
+                "HANDOFF_NOTICE_INTERVAL": str(self.handoff_notice_interval),
+                "HANDOFF_CLAIM_TIMEOUT": str(self.handoff_claim_timeout),
+                "HANDOFF_AVG_HANDLE": str(self.handoff_avg_handle),
+                "CONSOLE_SESSION_TTL": str(self.console_session_ttl),
+                "CONSOLE_LOGIN_ATTEMPTS": str(self.console_login_attempts),
+                "CONSOLE_SECURE_COOKIE": "1" if self.console_secure_cookie else "0",
+                "RECORDS_IDLE_TIMEOUT": str(self.records_idle_timeout),
+                "RECORDS_RETENTION_DAYS": str(self.records_retention_days),
                 "RASA_AUTH_TOKEN": self.rasa_auth_token,
                 "ACTION_ENDPOINT_URL": self.actions_url,
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
