@@ -12,6 +12,17 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.config import Settings
+from bot.gateway.appkeys import (
+    ASSISTANT,
+    ENGINE,
+    OUTBOX,
+    RECORDS,
+    REDIS,
+    SETTINGS,
+    WEBCHAT,
+    WECHAT,
+    WRITER,
+)
 from bot.gateway.dedupe import Once
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
@@ -26,13 +37,7 @@ from bot.records.writer import RecordWriter
 
 log = logging.getLogger("patentdesk.gateway")
 
-SETTINGS = web.AppKey("settings", Settings)
-REDIS = web.AppKey("redis", aioredis.Redis)
-ASSISTANT = web.AppKey("assistant", Assistant)
-OUTBOX = web.AppKey("outbox", Outbox)
-WECHAT = web.AppKey("wechat", WeChatEndpoint)
-WEBCHAT = web.AppKey("webchat", WebChat)
-WRITER = web.AppKey("writer", RecordWriter)
+__all__ = ["ASSISTANT", "OUTBOX", "REDIS", "SETTINGS", "WRITER", "create_app"]
 
 
 async def _clients(app: web.Application) -> AsyncIterator[None]:
@@ -50,6 +55,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         outbox = Outbox(redis, api)
         writer = RecordWriter(redis, engine, spool)
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
+        app[ENGINE], app[RECORDS] = engine, buffer
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
         app[WEBCHAT] = WebChat(assistant, once)
         workers = [asyncio.create_task(outbox.run(), name="outbox"),

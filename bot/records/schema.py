@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -39,4 +40,18 @@ exchanges = Table(
     Column("confidence", Float, nullable=True),
     Column("latency_ms", Integer, nullable=True),
     UniqueConstraint("channel", "msg_key", name="uq_exchanges_channel_msg_key"),
+)
+
+# Agent console accounts: in the records database because they are durable and the
+# records name agents; passwords only as scrypt hashes (bot/console/passwords.py).
+agent_accounts = Table(
+    "agent_accounts",
+    metadata,
+    Column("login", String(40), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("role", String(16), nullable=False, default="agent"),  # agent | supervisor
+    Column("password_hash", String(255), nullable=False),
+    Column("capacity", Integer, nullable=False, default=3),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
