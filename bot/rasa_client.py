@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -42,8 +43,9 @@ def parse_messages(messages: list[dict[str, Any]]) -> BotReply:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, auth_token: str = "") -> None:
         self.base_url = base_url.rstrip("/")
+        self.auth_token = auth_token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -71,5 +73,23 @@ class RasaClient:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
                 return parse_messages(await resp.json())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaUnavailable(f"Rasa server at {self.base_url} unreachable: {exc}") from exc
+
+    async def append_event(self, sender: str, event: dict[str, Any]) -> None:
+        """Add an event to a conversation's tracker (Rasa's HTTP API, `--enable-api`).
+
+        Used for `{"event": "pause"}` while a person has the conversation (Rasa then
+        predicts nothing for that user) and `{"event": "resume"}` when it comes back.
+        """
+        assert self._session is not None
+        url = f"{self.base_url}/conversations/{quote(sender, safe='')}/tracker/events"
+        params = {"include_events": "NONE"}
+        if self.auth_token:
+            params["token"] = self.auth_token
+        try:
+            async with self._session.post(url, json=event, params=params) as resp:
+                if resp.status != 200:
+                    raise RasaUnavailable(f"Rasa refused {event.get('event')} for {sender}: HTTP {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaUnavailable(f"Rasa server at {self.base_url} unreachable: {exc}") from exc

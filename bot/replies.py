@@ -66,3 +66,75 @@ VOICE_NOT_RECOGNISED = ("您好，抱歉这条语音我没能识别出文字。�
 UNKNOWN_MENU = "您好，这个菜单项暂时无法使用，非常抱歉。您可以直接输入想咨询的问题，我来为您解答。"
 ASSISTANT_UNAVAILABLE = ("非常抱歉，系统正在忙，暂时没能处理您的消息。请您稍后再试一次，"
                          "给您带来不便，敬请谅解！")
+
+
+# --- human handoff (gateway) ---------------------------------------------------------
+HANDOFF_UNAVAILABLE = ("非常抱歉，人工客服系统暂时无法接入，给您添麻烦了。您可以继续向我咨询专利业务问题，"
+                       "或稍后再回复“转人工”。感谢您的理解！")
+LEFT_QUEUE = "好的，已为您取消人工排队。有其他问题欢迎继续问我，我随时为您服务。"
+LEAVE_PROMPT = ("好的，请直接发送您的留言内容（问题描述和方便联系的时间），我们会在两个工作日内答复您。"
+                "回复“取消”可返回智能助手。")
+RETURNED_TO_BOT = "您好，本次人工服务已转回智能助手。您可以继续向我提问，需要时再回复“转人工”。感谢您的耐心！"
+CANCEL_WORDS = ("算了", "取消", "不用了", "不等了", "退出排队", "取消排队", "不需要了")
+LEAVE_WORDS = ("留言",)
+
+
+def handoff_queued(complaint: bool, position: int, wait_seconds: float | None) -> str:
+    head = ("非常抱歉给您带来了不好的体验，我们非常重视您的意见，已为您优先转接人工客服。" if complaint
+            else "好的，正在为您转接人工客服。")
+    return head + place_text(position, wait_seconds) + "期间您可以继续补充问题，回复“取消”可退出排队。"
+
+
+def place_text(position: int, wait_seconds: float | None) -> str:
+    if position <= 1:
+        ahead = "您是下一位，"
+    else:
+        ahead = f"您前面还有 {position - 1} 位用户，"
+    if wait_seconds is None:
+        return ahead + "请您耐心稍候。"
+    if wait_seconds < 60:
+        return ahead + "预计很快就能为您服务，请稍候。"
+    return ahead + f"预计等待约 {max(1, round(wait_seconds / 60))} 分钟，请您耐心稍候。"
+
+
+def queue_update(position: int, wait_seconds: float | None) -> str:
+    return "您好，感谢您的耐心等待。" + place_text(position, wait_seconds)
+
+
+def leave_offer(reason: str) -> str:
+    """reason: closed (out of working hours), busy (nobody free), timeout (nobody claimed in time)."""
+    why = {
+        "closed": "非常抱歉，现在不是人工客服的工作时间（工作日 8:30-17:00，法定节假日除外）。",
+        "busy": "非常抱歉，目前暂无人工客服在线。",
+        "timeout": "非常抱歉让您久等了，人工客服暂时都在忙。",
+    }[reason]
+    return (why + "您可以直接发送留言，我们会在两个工作日内答复您；也可以回复“取消”返回智能助手。"
+            + ("" if reason != "timeout" else "如果您愿意继续等待，无需回复，我们会按顺序为您接入。"))
+
+
+def ticket_created(ticket_id: str, due: str) -> str:
+    return (f"您的留言已收到（留言编号 {ticket_id}），我们会在 {due} 前答复您，请留意消息。"
+            "感谢您的耐心！如还有其他问题，可以继续问我。")
+
+
+def agent_joined(name: str) -> str:
+    return f"您好，人工客服 {name} 为您服务，请问有什么可以帮您？"
+
+
+def agent_transferred(name: str) -> str:
+    return f"您好，已为您转接至人工客服 {name}，请稍候，我们会继续为您处理。"
+
+
+def ticket_answer(ticket_id: str, text: str) -> str:
+    return f"您好，关于您的留言（编号 {ticket_id}），答复如下：\n{text}\n感谢您的耐心等待！"
+
+
+RATING_REQUEST_AGENT = ("本次人工服务已结束，感谢您的耐心！请您对本次服务进行评价，回复数字即可："
+                        "1 非常满意，2 满意，3 一般，4 不满意。")
+
+
+def rating_thanks(rating: int) -> str:
+    if rating >= 4:
+        return ("非常抱歉没能让您满意，您的评价已记录，我们会尽快回访并改进服务。"
+                "如还有问题，欢迎继续咨询。")
+    return "感谢您的评价！祝您一切顺利，如还有问题，欢迎随时咨询。"

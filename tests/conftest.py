@@ -127,3 +127,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def rasa_auth_token(settings: Settings) -> str:
+    """The token of the session's Rasa server (gateways need it to pause and resume)."""
+    from bot.services import rasa_token
+
+    return rasa_token(settings)

@@ -17,6 +17,11 @@ def all_reply_texts() -> list[str]:
     texts += [getattr(replies, n) for n in dir(replies) if n.isupper() and isinstance(getattr(replies, n), str)]
     texts += [replies.clarify_text(["问题一", "问题二"]), replies.choose_out_of_range(3)]
     texts += [replies.welcome_text(("费用", "年费"))]
+    texts += [replies.handoff_queued(c, p, w) for c in (True, False) for p in (1, 3) for w in (None, 30, 600)]
+    texts += [replies.queue_update(2, 120), *(replies.leave_offer(r) for r in ("closed", "busy", "timeout"))]
+    texts += [replies.ticket_created("T1", "11月24日 08:30"), replies.agent_joined("小王"),
+              replies.agent_transferred("小李"), replies.ticket_answer("T1", "答复内容"),
+              replies.rating_thanks(1), replies.rating_thanks(4)]
     return texts
 
 

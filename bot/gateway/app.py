@@ -15,6 +15,8 @@ from bot.config import Settings
 from bot.gateway.appkeys import (
     ASSISTANT,
     ENGINE,
+    FLOW,
+    ONCE,
     OUTBOX,
     RECORDS,
     REDIS,
@@ -24,16 +26,21 @@ from bot.gateway.appkeys import (
     WRITER,
 )
 from bot.gateway.dedupe import Once
+from bot.gateway.delivery import Delivery
+from bot.gateway.handoff_flow import HandoffFlow
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
+from bot.gateway.upkeep import HandoffUpkeep
 from bot.gateway.webchat import WebChat
 from bot.gateway.wechat_api import WeChatAPI
 from bot.gateway.wechat_view import WeChatEndpoint
+from bot.handoff import HandoffQueue, load_calendar
 from bot.rasa_client import RasaClient
 from bot.records.buffer import STREAM as RECORDS_STREAM
 from bot.records.buffer import RecordBuffer
 from bot.records.store import make_engine
 from bot.records.writer import RecordWriter
+from bot.services import rasa_token
 
 log = logging.getLogger("patentdesk.gateway")
 
@@ -47,22 +54,29 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.database_url)
     http = aiohttp.ClientSession()
     spool = settings.var_dir / "records-spool.jsonl"
-    async with RasaClient(settings.rasa_url, timeout=60) as rasa:
+    async with RasaClient(settings.rasa_url, timeout=60, auth_token=rasa_token(settings)) as rasa:
         buffer = RecordBuffer(redis, spool)
-        assistant = Assistant(rasa, buffer, settings.pseudonym_key)
         once = Once(redis)
         api = WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
         outbox = Outbox(redis, api)
+        queue = HandoffQueue(redis, lease_seconds=settings.handoff_lease, avg_handle_seconds=settings.handoff_avg_handle,
+                             calendar=load_calendar(settings.handoff_calendar or None))
+        delivery = Delivery(redis, outbox)
+        flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
+        assistant = Assistant(rasa, buffer, settings.pseudonym_key, flow)
         writer = RecordWriter(redis, engine, spool)
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
-        app[ENGINE], app[RECORDS] = engine, buffer
+        app[ENGINE], app[RECORDS], app[FLOW], app[ONCE] = engine, buffer, flow, once
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
-        app[WEBCHAT] = WebChat(assistant, once)
+        app[WEBCHAT] = WebChat(assistant, once, delivery)
+        upkeep = HandoffUpkeep(flow)
         workers = [asyncio.create_task(outbox.run(), name="outbox"),
-                   asyncio.create_task(writer.run(), name="records-writer")]
+                   asyncio.create_task(writer.run(), name="records-writer"),
+                   asyncio.create_task(upkeep.run(), name="handoff-upkeep")]
         try:
             yield
         finally:
+            upkeep.stop()
             await app[WECHAT].close()
             outbox.stop()
             writer.stop()
@@ -121,9 +135,13 @@ def create_app(settings: Settings) -> web.Application:
     async def chat_post(request: web.Request) -> web.Response:
         return await request.app[WEBCHAT].post(request)
 
+    async def chat_inbox(request: web.Request) -> web.Response:
+        return await request.app[WEBCHAT].inbox(request)
+
     app.router.add_get("/wechat", wechat_get)
     app.router.add_post("/wechat", wechat_post)
     app.router.add_post("/api/chat", chat_post)
+    app.router.add_get("/api/chat/inbox", chat_inbox)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
     return app

@@ -11,14 +11,18 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import replies
+from bot.gateway.transcript import Line
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.records.buffer import RecordBuffer
 from bot.records.pseudonym import pseudonym, record_key
 from bot.wechat.menu import MENU_BY_KEY, TOPICS
 from bot.wechat.messages import EventMessage, ImageMessage, Message, TextMessage, VoiceMessage
+
+if TYPE_CHECKING:
+    from bot.gateway.handoff_flow import HandoffFlow
 
 log = logging.getLogger("patentdesk.gateway")
 
@@ -77,16 +81,38 @@ def from_wechat(message: Message) -> Inbound:
 
 
 class Assistant:
-    def __init__(self, rasa: RasaClient, records: RecordBuffer, pseudonym_key: str) -> None:
+    def __init__(self, rasa: RasaClient, records: RecordBuffer, pseudonym_key: str,
+                 flow: HandoffFlow | None = None) -> None:
         self.rasa = rasa
         self.records = records
         self.pseudonym_key = pseudonym_key
+        self.flow = flow
         self.bot_runs = 0
 
     async def handle(self, inbound: Inbound) -> Handled:
-        """Never raises: an unreachable Rasa becomes an apology."""
+        """Never raises: an unreachable Rasa becomes an apology.
+
+        With a handoff flow, a user waiting for or talking with a person is routed there
+        first; a bot reply deciding `handoff` starts that.
+        """
+        if self.flow is not None:
+            routed = await self.flow.route(inbound)
+            if routed is not None:
+                return routed
         if inbound.to_bot is None:
             return Handled(list(inbound.canned), {"decision": "channel"})
+        handled = await self._ask_rasa(inbound)
+        if self.flow is not None and not handled.texts:
+            # Rasa still paused although no person holds the conversation (the queue was
+            # lost, or Redis is down): resume it, so the user is answered, not ignored.
+            await self.flow.resume_rasa(inbound.channel, inbound.user_id)
+            handled = await self._ask_rasa(inbound)
+        if self.flow is not None and handled.info.get("decision") == "handoff":
+            return await self.flow.start(inbound, handled)
+        return handled
+
+    async def _ask_rasa(self, inbound: Inbound) -> Handled:
+        assert inbound.to_bot is not None
         self.bot_runs += 1
         metadata = {"channel": inbound.channel, "user_id": inbound.user_id, "msg_type": inbound.msg_type}
         try:
@@ -97,21 +123,38 @@ class Assistant:
         return Handled(reply.texts, dict(reply.info))
 
     async def record(self, inbound: Inbound, handled: Handled | None, path: str) -> None:
+        """One exchange event for the records (and the transcript an agent would read)."""
         info = handled.info if handled else {}
         finished = handled.finished_at if handled else None
+        texts = handled.texts if handled else []
+        if self.flow is not None and not info.get("transcribed") and inbound.msg_type != "event:unsubscribe":
+            conv_id = self.flow.conv_id_for(inbound.channel, inbound.user_id)
+            who = str(info.get("who") or "bot")
+            await self.flow.transcripts.append(conv_id, Line(inbound.received_at, "user", inbound.text_in), *(
+                Line(finished or inbound.received_at, who, t, decision=info.get("decision"),
+                     entry_id=info.get("entry_id"), confidence=info.get("confidence")) for t in texts))
+        key = record_key(self.pseudonym_key, inbound.msg_key)
+        candidates = [c.get("id") if isinstance(c, dict) else c for c in info.get("candidates") or []]
         await self.records.add({
+            "kind": "exchange",
+            "event_key": key,
             "channel": inbound.channel,
-            "msg_key": record_key(self.pseudonym_key, inbound.msg_key),
             "user": pseudonym(self.pseudonym_key, inbound.channel, inbound.user_id),
+            "at": _iso(inbound.received_at),
+            "msg_key": key,
             "msg_type": inbound.msg_type,
             "received_at": _iso(inbound.received_at),
             "replied_at": _iso(finished) if finished else None,
             "text_in": inbound.text_in,
-            "texts_out": handled.texts if handled else [],
+            "texts_out": texts,
             "path": path,
             "decision": info.get("decision"),
             "entry_id": info.get("entry_id"),
             "confidence": info.get("confidence"),
+            "candidates": candidates,
+            "intent": info.get("intent"),
+            "conv_id": info.get("conv_id"),
+            "agent": info.get("agent"),
             "latency_ms": int((finished - inbound.received_at) * 1000) if finished else None,
         })
 

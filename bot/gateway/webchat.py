@@ -12,8 +12,10 @@ import re
 import uuid
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot.gateway.dedupe import Once, Outcome
+from bot.gateway.delivery import Delivery
 from bot.gateway.pipeline import MAX_TEXT_CHARS, Assistant, Inbound
 
 _json = functools.partial(web.json_response, dumps=functools.partial(json.dumps, ensure_ascii=False))
@@ -26,9 +28,21 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class WebChat:
-    def __init__(self, assistant: Assistant, once: Once) -> None:
+    def __init__(self, assistant: Assistant, once: Once, delivery: Delivery) -> None:
         self.assistant = assistant
         self.once = once
+        self.delivery = delivery
+
+    async def inbox(self, request: web.Request) -> web.Response:
+        """Messages sent to this web user outside their requests (agent replies, notices)."""
+        sender = request.query.get("sender", "")
+        if not SENDER.match(sender):
+            return _error(400, "sender must be 1-64 characters of letters, digits, _ . : -")
+        try:
+            messages = await self.delivery.take_web(sender)
+        except (RedisError, OSError):
+            return _error(503, "暂时无法获取消息，请稍后再试")
+        return _json({"messages": messages})
 
     async def post(self, request: web.Request) -> web.Response:
         if request.content_type != "application/json":
