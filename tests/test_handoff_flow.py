@@ -275,3 +275,29 @@ async def test_redis_down_answers_questions_and_says_no_person(tmp_path, rasa_ur
 async def test_rating_words() -> None:
     assert [parse_rating(t) for t in ("1", " 4 ", "非常满意", "满意！", "一般", "不满意", "5", "满意度怎么查询的")] == [
         1, 4, 1, 2, 3, 4, None, None]
+
+
+async def test_was_this_helpful_and_rating_after_thanks(tmp_path, redis_server, rasa_url, rasa_auth_token) -> None:
+    async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token) as (pair, flow):
+        base = str(pair.gateway.make_url("")).rstrip("/")
+
+        async def chat(message: str) -> list[str]:
+            async with pair.http.post(base + "/api/chat", json={"sender": "web_aftercare", "message": message}) as resp:
+                assert resp.status == 200
+                return [m["text"] for m in (await resp.json())["messages"]]
+
+        answer = await chat("专利年费什么时候交？")
+        assert answer[-1].endswith(replies.FEEDBACK_HINT) and "年费" in answer[0]
+        assert await chat("有用") == [replies.FEEDBACK_THANKS]
+        thanks = await chat("谢谢")
+        assert thanks[-1] == replies.RATING_REQUEST_BOT and "不客气" in thanks[0]
+        assert await chat("满意") == [replies.rating_thanks(2)]
+        # thanks without a fresh answer: no second rating request
+        assert replies.RATING_REQUEST_BOT not in await chat("谢谢")
+
+
+async def test_feedback_words() -> None:
+    from bot.gateway.handoff_flow import parse_feedback
+
+    assert [parse_feedback(t) for t in ("有用", "有用，谢谢", "没用", "不是这个", "这个回答没用", "年费有用吗能不能减")] == [
+        True, True, False, False, False, None]

@@ -74,6 +74,18 @@ def parse_rating(text: str) -> int | None:
     return None
 
 
+def parse_feedback(text: str) -> bool | None:
+    """True for "有用", False for "没用"/"不是这个", None for anything else."""
+    t = re.sub(r"[\s。.!！,，]", "", text)
+    if len(t) > 10:
+        return None
+    if any(t.startswith(w) or t.endswith(w) for w in replies.UNHELPFUL_WORDS):
+        return False
+    if any(t.startswith(w) for w in replies.HELPFUL_WORDS):
+        return True
+    return None
+
+
 def is_cancel(text: str) -> bool:
     t = re.sub(r"[\s。.!！,，]", "", text)
     return any(t.startswith(w) for w in replies.CANCEL_WORDS) and len(t) <= 8
@@ -113,6 +125,16 @@ class HandoffFlow:
     def _rating_key(conv_id: str) -> str:
         return key("handoff:rating", conv_id)
 
+    @staticmethod
+    def _answer_key(conv_id: str) -> str:
+        """The last bot answer, for "有用"/"没用" feedback."""
+        return key("aftercare:answer", conv_id)
+
+    @staticmethod
+    def _answered_key(conv_id: str) -> str:
+        """Set while a bot answer awaits its rating (asked on thanks or goodbye)."""
+        return key("aftercare:answered", conv_id)
+
     # ---- the user's side -------------------------------------------------------------
 
     async def route(self, inbound: Inbound) -> Handled | None:
@@ -123,7 +145,7 @@ class HandoffFlow:
         try:
             conv = await self.queue.get(conv_id)
             if conv is None or conv.state not in ("waiting", "assigned"):
-                return await self._maybe_rating(conv_id, inbound)
+                return await self._aftercare(conv_id, inbound)
             if conv.state == "waiting":
                 return await self._while_waiting(conv, inbound)
             return await self._with_agent(conv, inbound)
@@ -213,6 +235,46 @@ class HandoffFlow:
         if answer is None:
             return Handled([], {**info, "decision": "to_agent"})
         return Handled([answer], {**info, "decision": "agent", "who": "agent"})
+
+    async def _aftercare(self, conv_id: str, inbound: Inbound) -> Handled | None:
+        """A rating the user was asked for, or "有用"/"没用" on the last answer."""
+        rated = await self._maybe_rating(conv_id, inbound)
+        if rated is not None:
+            return rated
+        last = await self.redis.get(self._answer_key(conv_id))
+        if last is None:
+            return None
+        verdict = parse_feedback(inbound.to_bot or "")
+        if verdict is None:
+            return None
+        answer = json.loads(last)
+        await self.redis.delete(self._answer_key(conv_id))
+        await self._record("feedback", inbound.channel, inbound.user_id, helpful=verdict,
+                           entry_id=answer.get("entry_id"), question=answer.get("question", ""))
+        if not verdict:
+            return None  # the bot offers the next candidate or a person
+        await self.transcripts.append(conv_id, Line(inbound.received_at, "user", inbound.text_in),
+                                      Line(self.clock(), "system", replies.FEEDBACK_THANKS))
+        return Handled([replies.FEEDBACK_THANKS], {"decision": "feedback", "transcribed": True, "who": "system"})
+
+    async def after_bot(self, inbound: Inbound, handled: Handled) -> Handled:
+        """Ask "was this helpful?" under answers, and for a rating when the user thanks or
+        says goodbye after being answered. Best effort: Redis trouble leaves the reply as is."""
+        conv_id = self.conv_id_for(inbound.channel, inbound.user_id)
+        try:
+            if handled.info.get("decision") == "answer" and handled.texts:
+                note = json.dumps({"entry_id": handled.info.get("entry_id"), "question": inbound.text_in[:200]},
+                                  ensure_ascii=False)
+                await self.redis.set(self._answer_key(conv_id), note, ex=RATING_SECONDS)
+                await self.redis.set(self._answered_key(conv_id), "1", ex=RATING_SECONDS)
+                return Handled([*handled.texts[:-1], handled.texts[-1] + "\n" + replies.FEEDBACK_HINT],
+                               handled.info, handled.finished_at)
+            if handled.info.get("act") in ("thank", "goodbye") and await self.redis.delete(self._answered_key(conv_id)):
+                await self.ask_rating(inbound.channel, inbound.user_id, "bot")
+                return Handled([*handled.texts, replies.RATING_REQUEST_BOT], handled.info, handled.finished_at)
+        except (RedisError, OSError) as exc:
+            log.warning("aftercare skipped for %s: %s", conv_id, exc)
+        return handled
 
     async def _maybe_rating(self, conv_id: str, inbound: Inbound) -> Handled | None:
         pending = await self.redis.get(self._rating_key(conv_id))

@@ -109,6 +109,8 @@ class Assistant:
             handled = await self._ask_rasa(inbound)
         if self.flow is not None and handled.info.get("decision") == "handoff":
             return await self.flow.start(inbound, handled)
+        if self.flow is not None:
+            return await self.flow.after_bot(inbound, handled)
         return handled
 
     async def _ask_rasa(self, inbound: Inbound) -> Handled:
