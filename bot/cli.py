@@ -52,10 +52,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (TrainingError, ServiceError) as exc:
         log.error("%s", exc)
         return 1
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.console.accounts import ensure_demo_account
+
+    try:
+        demo_password = ensure_demo_account(settings)
+    except SQLAlchemyError as exc:
+        log.warning("records database unavailable (%s); no demo console account", exc)
+        demo_password = None
 
     def on_ready() -> None:
+        console = f"  agent console: {settings.gateway_public_url}/console/"
+        if demo_password:
+            console += f"  (log in as demo / {demo_password}; add agents with `patentdesk agents add`)"
         lines = [
             f"ready at {settings.gateway_public_url}",
+            console,
             f"  WeChat webhook: {settings.wechat_webhook_url}   web chat: POST {settings.gateway_public_url}/api/chat",
             f"  Rasa: {settings.rasa_url} (REST webhook {settings.rest_webhook_url})",
             "  chat in a terminal: patentdesk shell   (Ctrl-C here stops everything)",
@@ -216,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gateway)
     p = sub.add_parser("config", help="print the configuration variables as a Markdown table")
     p.set_defaults(func=cmd_config)
+    from bot.console.cli import register as register_agents
+
+    register_agents(sub, _settings)
+    from bot.records.cli import add_parsers as add_records_parsers
+
+    add_records_parsers(sub, _settings)  # records migrate|list|show|export|purge, report
     return parser
 
 

@@ -25,7 +25,10 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "wechat_appsecret": lambda: secrets.token_hex(16),
     "wechat_aes_key": _aes_key,
     "pseudonym_key": lambda: secrets.token_hex(32),
+    "console_demo_password": lambda: secrets.token_urlsafe(12),
 }
+# the secrets that are Settings fields (with_secrets fills them); others are read where used
+SETTINGS_SECRETS = ("rasa_auth_token", "wechat_token", "wechat_appsecret", "wechat_aes_key", "pseudonym_key")
 
 
 def stored_secret(settings: Settings, name: str) -> str:
@@ -41,5 +44,5 @@ def stored_secret(settings: Settings, name: str) -> str:
 
 def with_secrets(settings: Settings) -> Settings:
     """Settings with every empty secret filled from var/secrets."""
-    filled = {name: stored_secret(settings, name) for name in GENERATORS if not getattr(settings, name)}
+    filled = {name: stored_secret(settings, name) for name in SETTINGS_SECRETS if not getattr(settings, name)}
     return dataclasses.replace(settings, **filled) if filled else settings  # type: ignore[arg-type]

@@ -95,18 +95,21 @@ class Poster:
 
 
 async def wait_records(settings: Settings, count: int, timeout: float = 10.0, **where: object) -> list[dict]:
-    """Rows once the gateway's own writer has stored at least `count` of them."""
+    """Exchanges (a user message with what was answered, from the enquiry records) once the
+    gateway's own writer has stored at least `count` of them."""
     import asyncio
 
-    from bot.records.store import fetch_records, make_engine
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from bot.records.store import fetch_exchanges, make_engine
 
     engine = make_engine(settings.database_url)
     try:
         rows: list[dict] = []
         for _ in range(int(timeout / 0.1)):
             try:
-                rows = fetch_records(engine, **where)
-            except Exception:  # table not created yet
+                rows = fetch_exchanges(engine, **where)
+            except (OperationalError, ProgrammingError):  # tables not migrated yet
                 rows = []
             if len(rows) >= count:
                 break

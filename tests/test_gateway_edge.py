@@ -3,7 +3,6 @@ message types answered without the assistant, and Redis or Rasa being down."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from pathlib import Path
@@ -12,7 +11,6 @@ import aiohttp
 import pytest
 
 from bot import replies
-from bot.records.store import fetch_records, make_engine
 from tests.gateway_kit import (
     Poster,
     assistant_of,
@@ -149,11 +147,7 @@ async def test_redis_down_still_answers_and_spools_the_record(tmp_path: Path) ->
         assert spool.exists() and "o_no_redis" not in spool.read_text()
         redis.start()
         try:
-            for _ in range(50):  # the writer replays the spool on its own
-                rows = fetch_records(make_engine(settings.database_url))
-                if rows:
-                    break
-                await asyncio.sleep(0.2)
+            rows = await wait_records(settings, 1)  # the writer replays the spool on its own
             assert [r["msg_type"] for r in rows] == ["event:subscribe"]
         finally:
             redis.stop()

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -102,6 +103,13 @@ class Pair:
 @contextlib.asynccontextmanager
 async def wechat_pair(tmp_path: Path, redis_url: str, rasa_url: str, sim_options: dict[str, Any] | None = None,
                       **env: str) -> AsyncIterator[Pair]:
+    """A fresh simulator and gateway over a flushed Redis (tests share one Redis server, and
+    an earlier test's undelivered outbox entries must not reach this test's simulator)."""
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.flushall()
+    finally:
+        await client.close()
     settings = gateway_settings(tmp_path, redis_url, rasa_url, WECHAT_ENCRYPT_MODE="safe", **env)
     sim = TestServer(create_simulator(settings, **(sim_options or {})), host="127.0.0.1", port=settings.wechat_sim_port)
     await sim.start_server()

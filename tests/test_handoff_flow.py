@@ -42,21 +42,10 @@ def calendar_file(folder: Path, open_now: bool) -> Path:
 @contextlib.asynccontextmanager
 async def desk(tmp_path: Path, redis_server, rasa_url: str, token: str, open_now: bool = True,
                **env: str) -> AsyncIterator[tuple[Pair, HandoffFlow]]:
-    await _flush(redis_server.url)
     env = {"HANDOFF_CALENDAR": str(calendar_file(tmp_path, open_now)), "RASA_AUTH_TOKEN": token,
            "HANDOFF_NOTICE_INTERVAL": "1", **env}
     async with wechat_pair(tmp_path, redis_server.url, rasa_url, **env) as pair:
         yield pair, pair.gateway.app[FLOW]
-
-
-async def _flush(url: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(url)
-    try:
-        await client.flushall()
-    finally:
-        await client.close()
 
 
 async def agent(flow: HandoffFlow, agent_id: str, capacity: int = 3, status: str = "online") -> None:
@@ -78,6 +67,28 @@ async def rasa_paused(pair: Pair, rasa_url: str, token: str, openid: str) -> boo
                              params={"token": token, "include_events": "NONE"}) as resp:
         assert resp.status == 200, await resp.text()
         return bool((await resp.json())["paused"])
+
+
+async def wait_enquiry(pair: Pair, ready: Any, timeout: float = 15.0) -> dict[str, Any]:
+    """The first enquiry the gateway's records writer stored that satisfies `ready`."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.records.store import list_enquiries, make_engine
+
+    engine = make_engine(pair.settings.database_url)
+    try:
+        found: list[dict[str, Any]] = []
+        for _ in range(int(timeout / 0.2)):
+            try:
+                found = [e for e in list_enquiries(engine) if ready(e)]
+            except OperationalError:
+                found = []
+            if found:
+                return found[0]
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no matching enquiry in {list_enquiries(engine)}")
+    finally:
+        engine.dispose()
 
 
 async def texts(pair: Pair, openid: str, want: int) -> list[str]:
@@ -157,6 +168,13 @@ async def test_round_robin_assigns_and_close_asks_for_a_rating(tmp_path, redis_s
         with pytest.raises(ValueError):
             await flow.close(conv.conv_id, "rr1", "resolved", grade="E")
 
+        # the enquiry record: resolved by the agent, with wait, handle time, category and rating
+        enquiry = await wait_enquiry(pair, lambda e: e["rating"] == 1)
+        assert enquiry["resolved_by"] == "agent" and enquiry["agent"] == "rr1" and enquiry["handed_off"]
+        assert enquiry["category"] == "fees" and enquiry["outcome"] == "resolved"
+        assert enquiry["wait_seconds"] is not None and enquiry["handle_seconds"] is not None
+        assert user not in str(enquiry)  # a pseudonym, never the OpenID
+
 
 async def test_complaints_first_notices_and_cancel(tmp_path, redis_server, rasa_url, rasa_auth_token) -> None:
     async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token) as (pair, flow):
@@ -206,6 +224,9 @@ async def test_out_of_hours_leave_message_becomes_a_ticket_and_is_answered(tmp_p
         got = await texts(pair, user, 3)
         assert got[-1] == replies.ticket_answer(tickets[0].ticket_id, "您好，请在30个月期限内办理进入手续。")
         assert await flow.queue.list_tickets() == []
+        enquiry = await wait_enquiry(pair, lambda e: e["ticket_answered_at"] is not None)
+        # still open until it goes quiet (RECORDS_IDLE_TIMEOUT); then it counts as resolved by ticket
+        assert enquiry["handoff_state"] == "ticket" and enquiry["ticket_id"] == tickets[0].ticket_id
 
 
 async def test_nobody_claims_in_time_the_user_is_offered_a_message(tmp_path, redis_server, rasa_url,

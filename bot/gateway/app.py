@@ -12,6 +12,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from bot.config import Settings
+from bot.console.app import mount_console
 from bot.gateway.appkeys import (
     ASSISTANT,
     ENGINE,
@@ -35,9 +36,11 @@ from bot.gateway.webchat import WebChat
 from bot.gateway.wechat_api import WeChatAPI
 from bot.gateway.wechat_view import WeChatEndpoint
 from bot.handoff import HandoffQueue, load_calendar
+from bot.knowledge.service import knowledge_dir
 from bot.rasa_client import RasaClient
 from bot.records.buffer import STREAM as RECORDS_STREAM
 from bot.records.buffer import RecordBuffer
+from bot.records.episodes import entry_categories
 from bot.records.store import make_engine
 from bot.records.writer import RecordWriter
 from bot.services import rasa_token
@@ -64,7 +67,8 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
         assistant = Assistant(rasa, buffer, settings.pseudonym_key, flow)
-        writer = RecordWriter(redis, engine, spool)
+        writer = RecordWriter(redis, engine, spool, idle_timeout=settings.records_idle_timeout,
+                              categories=entry_categories(knowledge_dir(settings)))
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
         app[ENGINE], app[RECORDS], app[FLOW], app[ONCE] = engine, buffer, flow, once
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
@@ -144,4 +148,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/chat/inbox", chat_inbox)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
+    # the agent console at /console (mount_console rather than add_subapp: see bot/console/app.py)
+    mount_console(app, settings)
     return app

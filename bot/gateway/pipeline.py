@@ -143,9 +143,7 @@ class Assistant:
             "channel": inbound.channel,
             "user": pseudonym(self.pseudonym_key, inbound.channel, inbound.user_id),
             "at": _iso(inbound.received_at),
-            "msg_key": key,
             "msg_type": inbound.msg_type,
-            "received_at": _iso(inbound.received_at),
             "replied_at": _iso(finished) if finished else None,
             "text_in": inbound.text_in,
             "texts_out": texts,
@@ -157,6 +155,7 @@ class Assistant:
             "intent": info.get("intent"),
             "conv_id": info.get("conv_id"),
             "agent": info.get("agent"),
+            "who": info.get("who"),
             "latency_ms": int((finished - inbound.received_at) * 1000) if finished else None,
         })
 

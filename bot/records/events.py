@@ -8,6 +8,10 @@ pseudonym, never the OpenID), `at` (ISO 8601, UTC) and `event_key`: a key unique
 that event, so a replayed stream entry or a retried WeChat message is stored once.
 
 Times are ISO strings and all values JSON types, because the stream carries JSON.
+
+The gateway's first records had no `kind` (`msg_key`, `received_at`, ...): the writer
+still reads that shape as an exchange with event_key = msg_key and at = received_at
+(`bot.records.episodes.normalise`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class Exchange(_Base):
     intent: NotRequired[str | None]
     latency_ms: int | None
     conv_id: NotRequired[str | None]  # set while the user is in the handoff queue or with an agent
+    who: NotRequired[str | None]  # who said texts_out: bot (default) | agent | system (queue, rating thanks)
+    agent: NotRequired[str | None]  # the agent, when who is agent
 
 
 class AgentMessage(_Base):

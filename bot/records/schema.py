@@ -1,7 +1,16 @@
 """The records tables (SQLAlchemy Core, 1.4 in its 2.0 style).
 
-One row per exchange: what came in, what went out, how, and what the bot decided.
-`(channel, msg_key)` is unique so a retried WeChat message can never make two rows.
+An **enquiry** is one conversation episode of one user on one channel, from the first
+message to its close (an agent closing it, or silence longer than RECORDS_IDLE_TIMEOUT);
+its **messages** are everything said in it by the user, the bot, an agent or the system.
+Events that say something about an enquiry without being a message (handoff steps,
+ratings, "was this helpful?") are kept in **enquiry_events**, so that every stream event,
+message or not, has a row whose `event_key` is unique: that constraint is what makes a
+replayed stream entry or a retried WeChat message land once.
+
+The tables are created and changed only by the alembic migrations under
+`bot/records/migrations/`; this module is their single description (a test checks the
+two agree on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,34 +21,110 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
-metadata = MetaData()
+# Named constraints: alembic's batch mode on SQLite can only alter what has a name.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 
-exchanges = Table(
-    "exchanges",
+RESOLVED_BY = ("bot", "agent", "ticket", "abandoned")
+
+enquiries = Table(
+    "enquiries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("channel", String(16), nullable=False),
-    Column("msg_key", String(128), nullable=False),
-    Column("user", String(40), nullable=False, index=True),
-    Column("msg_type", String(24), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("replied_at", DateTime(timezone=True), nullable=True),
-    Column("text_in", Text, nullable=False, default=""),
-    Column("texts_out", JSON, nullable=False),
-    Column("path", String(16), nullable=False),
-    Column("decision", String(24), nullable=True),
-    Column("entry_id", String(64), nullable=True),
+    Column("user", String(40), nullable=True),  # the pseudonym; NULL once anonymised
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_by", String(8), nullable=True),  # agent | idle
+    Column("resolved_by", String(12), nullable=True, index=True),  # bot | agent | ticket | abandoned; NULL while open
+    Column("category", String(64), nullable=True, index=True),
+    Column("outcome", String(40), nullable=True),
+    Column("complaint_grade", String(1), nullable=True),  # A | B | C | D
+    # life with people: the handoff conversation's id and steps
+    Column("handed_off", Boolean, nullable=False, default=False),
+    Column("conv_id", String(80), nullable=True),
+    Column("reason", String(16), nullable=True),  # request | complaint | fallback
+    Column("handoff_state", String(16), nullable=True),  # the last handoff step seen
+    Column("queued_at", DateTime(timezone=True), nullable=True),
+    Column("assigned_at", DateTime(timezone=True), nullable=True),
+    Column("left_at", DateTime(timezone=True), nullable=True),
+    Column("agent", String(40), nullable=True, index=True),  # the last agent who held it
+    Column("wait_seconds", Float, nullable=True),  # queued -> an agent took it (summed over handoffs)
+    Column("handle_seconds", Float, nullable=True),  # an agent took it -> closed or handed back
+    Column("ticket_id", String(40), nullable=True, index=True),
+    Column("ticket_due_at", DateTime(timezone=True), nullable=True),
+    Column("ticket_answered_at", DateTime(timezone=True), nullable=True),
+    Column("bot_answered_at", DateTime(timezone=True), nullable=True),  # last knowledge answer
+    Column("rating", Integer, nullable=True),  # 1 非常满意 .. 4 不满意 (events.RATINGS)
+    Column("rating_after", String(8), nullable=True),  # agent | bot
+    Column("follow_up", Boolean, nullable=False, default=False),  # an unhappy rating: someone calls back
+    Column("anonymised_at", DateTime(timezone=True), nullable=True),
+    Index(None, "channel", "user", "started_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", Integer, ForeignKey("enquiries.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("event_key", String(200), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(3), nullable=False),  # in | out
+    Column("who", String(8), nullable=False),  # user | bot | agent | system
+    Column("text", Text, nullable=False, default=""),  # masked (bot/records/masking.py)
+    Column("msg_type", String(32), nullable=True),  # text | voice | event:click | notice:position | ticket_answer ...
+    Column("path", String(16), nullable=True),  # passive | async | web | none | handoff ...
+    Column("decision", String(24), nullable=True),  # user lines: what became of it; bot lines: the bot's decision
+    Column("entry_id", String(64), nullable=True, index=True),
     Column("confidence", Float, nullable=True),
+    Column("candidates", JSON, nullable=True),
+    Column("intent", String(64), nullable=True),
+    Column("agent", String(40), nullable=True),
     Column("latency_ms", Integer, nullable=True),
-    UniqueConstraint("channel", "msg_key", name="uq_exchanges_channel_msg_key"),
+    Column("reply_to", String(200), nullable=True),  # replies: event_key of the user message answered
+)
+
+enquiry_events = Table(
+    "enquiry_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enquiry_id", Integer, ForeignKey("enquiries.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("event_key", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # handoff | rating | feedback
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("step", String(16), nullable=True),  # handoff step
+    Column("agent", String(40), nullable=True),
+    Column("rating", Integer, nullable=True),
+    Column("helpful", Boolean, nullable=True),
+    Column("entry_id", String(64), nullable=True),
+    Column("text", Text, nullable=True),  # feedback: the question (masked)
+    Column("data", JSON, nullable=True),  # the rest of the event, masked
+)
+
+# A stream entry the writer could not read (bad JSON, unknown kind): kept, masked, so a
+# producer's bug neither blocks the stream nor loses what it sent.
+rejected_events = Table(
+    "rejected_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("error", String(200), nullable=False),
+    Column("raw", Text, nullable=False),
 )
 
 # Agent console accounts: in the records database because they are durable and the
