@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from bot.console.sessions import Session
+from bot.gateway.handoff_flow import GRADES as COMPLAINT_GRADES
 from bot.gateway.handoff_flow import HandoffFlow, Line
 from bot.handoff import Agent, Conversation, Ticket, Waiting
 
@@ -24,7 +25,7 @@ OUTCOMES: dict[str, str] = {
     "no_reply": "用户未回复",
 }
 # as service centres grade complaints
-GRADES: dict[str, str] = {"A": "轻微", "B": "一般", "C": "严重", "D": "特别严重"}
+GRADES = COMPLAINT_GRADES
 PRESENCE_LABELS = {"online": "在线", "away": "离开", "offline": "离线"}
 
 

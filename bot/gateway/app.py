@@ -67,8 +67,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
         assistant = Assistant(rasa, buffer, settings.pseudonym_key, flow)
-        writer = RecordWriter(redis, engine, spool, idle_timeout=settings.records_idle_timeout,
-                              categories=entry_categories(knowledge_dir(settings)))
+        # parsing the knowledge base takes ~0.2 s: not on the event loop
+        categories = await asyncio.get_running_loop().run_in_executor(None, entry_categories, knowledge_dir(settings))
+        writer = RecordWriter(redis, engine, spool, idle_timeout=settings.records_idle_timeout, categories=categories)
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
         app[ENGINE], app[RECORDS], app[FLOW], app[ONCE] = engine, buffer, flow, once
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)

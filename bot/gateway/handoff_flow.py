@@ -49,7 +49,7 @@ EVENTS_CHANNEL = key("handoff", "events")
 """Redis pub/sub channel; each message is JSON {"type": ..., "conv_id": ..., "agent": ...}
 with type one of queue | assigned | message | closed | transferred | ticket | agent."""
 
-GRADES = ("A", "B", "C", "D")  # complaint grades: 轻微 / 一般 / 严重 / 特别严重
+GRADES: dict[str, str] = {"A": "轻微", "B": "一般", "C": "严重", "D": "特别严重"}  # complaint grades
 PASSIVE_MARGIN = 0.3  # seconds kept free before the platform's deadline
 RATING_SECONDS = 1800
 OFFER_SECONDS = 7 * 86400
@@ -58,14 +58,26 @@ RATING_WORDS = (("非常满意", 1), ("不满意", 4), ("满意", 2), ("一般",
 
 __all__ = ["EVENTS_CHANNEL", "GRADES", "HandoffFlow", "Line"]
 
+# Per-conversation flags, each `patentdesk:{area}:{conv_id}`:
+OFFER = "handoff:offer"  # offered (or asked) to leave a message: the next text is the message
+NOTICE = "handoff:notice"  # the place last told to a waiting user, and when
+RATING = "handoff:rating"  # a rating was asked for: the next text may be one
+ANSWER = "aftercare:answer"  # the last bot answer, for "有用"/"没用" feedback
+ANSWERED = "aftercare:answered"  # a bot answer awaits its rating (asked on thanks or goodbye)
+
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
+def _bare(text: str) -> str:
+    """The text without spaces and punctuation, for matching short replies."""
+    return re.sub(r"[\s。.!！,，]", "", text)
+
+
 def parse_rating(text: str) -> int | None:
     """1-4 or the words of the four grades; None when the text is something else."""
-    t = re.sub(r"[\s。.!！,，]", "", text)
+    t = _bare(text)
     if t in ("1", "2", "3", "4"):
         return int(t)
     for word, value in RATING_WORDS:
@@ -76,7 +88,7 @@ def parse_rating(text: str) -> int | None:
 
 def parse_feedback(text: str) -> bool | None:
     """True for "有用", False for "没用"/"不是这个", None for anything else."""
-    t = re.sub(r"[\s。.!！,，]", "", text)
+    t = _bare(text)
     if len(t) > 10:
         return None
     if any(t.startswith(w) or t.endswith(w) for w in replies.UNHELPFUL_WORDS):
@@ -87,7 +99,7 @@ def parse_feedback(text: str) -> bool | None:
 
 
 def is_cancel(text: str) -> bool:
-    t = re.sub(r"[\s。.!！,，]", "", text)
+    t = _bare(text)
     return any(t.startswith(w) for w in replies.CANCEL_WORDS) and len(t) <= 8
 
 
@@ -112,28 +124,6 @@ class HandoffFlow:
     def conv_id_for(self, channel: str, user_id: str) -> str:
         """One queue entry per user and channel, named by the pseudonym (no OpenID in ids)."""
         return f"{channel}-{self.user_ref(channel, user_id)}"
-
-    @staticmethod
-    def _offer_key(conv_id: str) -> str:
-        return key("handoff:offer", conv_id)
-
-    @staticmethod
-    def _notice_key(conv_id: str) -> str:
-        return key("handoff:notice", conv_id)
-
-    @staticmethod
-    def _rating_key(conv_id: str) -> str:
-        return key("handoff:rating", conv_id)
-
-    @staticmethod
-    def _answer_key(conv_id: str) -> str:
-        """The last bot answer, for "有用"/"没用" feedback."""
-        return key("aftercare:answer", conv_id)
-
-    @staticmethod
-    def _answered_key(conv_id: str) -> str:
-        """Set while a bot answer awaits its rating (asked on thanks or goodbye)."""
-        return key("aftercare:answered", conv_id)
 
     # ---- the user's side -------------------------------------------------------------
 
@@ -162,7 +152,6 @@ class HandoffFlow:
             enqueued = await self.queue.enqueue(conv_id, channel=inbound.channel, user_id=inbound.user_id,
                                                 reason=reason, summary=inbound.text_in[:200])
             place = await self.queue.position(conv_id)
-            online = [a for a in await self.queue.list_agents() if a.status == "online"]
         except (HandoffUnavailable, RedisError, OSError) as exc:
             log.warning("handoff for %s impossible (%s); the user is told", conv_id, exc)
             return Handled([replies.HANDOFF_UNAVAILABLE], {**handled.info, "decision": "handoff_unavailable"})
@@ -171,16 +160,13 @@ class HandoffFlow:
         await self.transcripts.append(conv_id, Line(inbound.received_at, "user", inbound.text_in))
         if not self.queue.calendar.is_open(datetime.fromtimestamp(now, UTC)):
             text, what = replies.leave_offer("closed"), "leave_offer"
-        elif not online:
+        elif place is None or not place.online_agents:
             text, what = replies.leave_offer("busy"), "leave_offer"
         else:
-            position = place.position if place else 1
-            text, what = replies.handoff_queued(reason == "complaint", position,
-                                                place.estimated_wait if place else None), "position"
+            text, what = replies.handoff_queued(reason == "complaint", place.position, place.estimated_wait), "position"
+            await self._remember_notice(conv_id, place.position, now)
         if what == "leave_offer":
-            await self.redis.set(self._offer_key(conv_id), "offered", ex=OFFER_SECONDS)
-        else:
-            await self._remember_notice(conv_id, place.position if place else 1, now)
+            await self.redis.set(key(OFFER, conv_id), "offered", ex=OFFER_SECONDS)
         await self.transcripts.append(conv_id, Line(now, "system", text))
         if enqueued.created:
             await self._record("handoff", inbound.channel, inbound.user_id, conv_id=conv_id, step="queued",
@@ -195,16 +181,16 @@ class HandoffFlow:
         info: dict[str, Any] = {"conv_id": conv_id, "transcribed": True, "who": "system"}
         if is_cancel(text):
             await self.queue.leave(conv_id)
-            await self.redis.delete(self._offer_key(conv_id), self._notice_key(conv_id))
+            await self.redis.delete(key(OFFER, conv_id), key(NOTICE, conv_id))
             await self._rasa_event(inbound.channel, inbound.user_id, "resume")
             await self._record("handoff", inbound.channel, inbound.user_id, conv_id=conv_id, step="left",
                                wait_seconds=round(self.clock() - conv.enqueued_at, 3))
             await self._publish("queue", conv_id)
             return await self._system(conv_id, [replies.LEFT_QUEUE], {**info, "decision": "handoff_left"})
-        if await self.redis.get(self._offer_key(conv_id)) is not None:
+        if await self.redis.get(key(OFFER, conv_id)) is not None:
             return await self._leave_message(conv, inbound, info)
         if any(w in text for w in replies.LEAVE_WORDS):
-            await self.redis.set(self._offer_key(conv_id), "asked", ex=OFFER_SECONDS)
+            await self.redis.set(key(OFFER, conv_id), "asked", ex=OFFER_SECONDS)
             return await self._system(conv_id, [replies.LEAVE_PROMPT], {**info, "decision": "leave_prompt"})
         await self._publish("message", conv_id)
         place = await self.queue.position(conv_id)
@@ -216,7 +202,7 @@ class HandoffFlow:
 
     async def _leave_message(self, conv: Conversation, inbound: Inbound, info: dict[str, Any]) -> Handled:
         ticket = await self.queue.to_ticket(conv.conv_id, inbound.text_in)
-        await self.redis.delete(self._offer_key(conv.conv_id), self._notice_key(conv.conv_id))
+        await self.redis.delete(key(OFFER, conv.conv_id), key(NOTICE, conv.conv_id))
         await self._rasa_event(inbound.channel, inbound.user_id, "resume")
         due = self.queue.calendar.local(datetime.fromtimestamp(ticket.due_at, UTC))
         await self._record("handoff", inbound.channel, inbound.user_id, conv_id=conv.conv_id, step="ticket",
@@ -237,18 +223,21 @@ class HandoffFlow:
         return Handled([answer], {**info, "decision": "agent", "who": "agent"})
 
     async def _aftercare(self, conv_id: str, inbound: Inbound) -> Handled | None:
-        """A rating the user was asked for, or "有用"/"没用" on the last answer."""
-        rated = await self._maybe_rating(conv_id, inbound)
-        if rated is not None:
-            return rated
-        last = await self.redis.get(self._answer_key(conv_id))
+        """A rating the user was asked for, or "有用"/"没用" on the last answer (both flags
+        read in one round trip: this runs before every bot turn)."""
+        pending, last = await self.redis.mget(key(RATING, conv_id), key(ANSWER, conv_id))
+        if pending is not None:
+            await self.redis.delete(key(RATING, conv_id))
+            rated = await self._rating(conv_id, inbound, json.loads(pending))
+            if rated is not None:
+                return rated
         if last is None:
             return None
         verdict = parse_feedback(inbound.to_bot or "")
         if verdict is None:
             return None
         answer = json.loads(last)
-        await self.redis.delete(self._answer_key(conv_id))
+        await self.redis.delete(key(ANSWER, conv_id))
         await self._record("feedback", inbound.channel, inbound.user_id, helpful=verdict,
                            entry_id=answer.get("entry_id"), question=answer.get("question", ""))
         if not verdict:
@@ -265,26 +254,23 @@ class HandoffFlow:
             if handled.info.get("decision") == "answer" and handled.texts:
                 note = json.dumps({"entry_id": handled.info.get("entry_id"), "question": inbound.text_in[:200]},
                                   ensure_ascii=False)
-                await self.redis.set(self._answer_key(conv_id), note, ex=RATING_SECONDS)
-                await self.redis.set(self._answered_key(conv_id), "1", ex=RATING_SECONDS)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(key(ANSWER, conv_id), note, ex=RATING_SECONDS)
+                    pipe.set(key(ANSWERED, conv_id), "1", ex=RATING_SECONDS)
+                    await pipe.execute()
                 return Handled([*handled.texts[:-1], handled.texts[-1] + "\n" + replies.FEEDBACK_HINT],
                                handled.info, handled.finished_at)
-            if handled.info.get("act") in ("thank", "goodbye") and await self.redis.delete(self._answered_key(conv_id)):
+            if handled.info.get("act") in ("thank", "goodbye") and await self.redis.delete(key(ANSWERED, conv_id)):
                 await self.ask_rating(inbound.channel, inbound.user_id, "bot")
                 return Handled([*handled.texts, replies.RATING_REQUEST_BOT], handled.info, handled.finished_at)
         except (RedisError, OSError) as exc:
             log.warning("aftercare skipped for %s: %s", conv_id, exc)
         return handled
 
-    async def _maybe_rating(self, conv_id: str, inbound: Inbound) -> Handled | None:
-        pending = await self.redis.get(self._rating_key(conv_id))
-        if pending is None:
-            return None
-        await self.redis.delete(self._rating_key(conv_id))
+    async def _rating(self, conv_id: str, inbound: Inbound, after: dict[str, Any]) -> Handled | None:
         rating = parse_rating(inbound.to_bot or "")
         if rating is None:
             return None  # the user moved on: the bot answers
-        after = json.loads(pending)
         await self._record("rating", inbound.channel, inbound.user_id, rating=rating, after=after.get("after", "agent"),
                            conv_id=after.get("conv_id"))
         text = replies.rating_thanks(rating)
@@ -296,7 +282,7 @@ class HandoffFlow:
     async def ask_rating(self, channel: str, user_id: str, after: str, conv_id: str | None = None) -> None:
         """The user's next message may be a rating (1-4 or the words); anything else goes on."""
         target = self.conv_id_for(channel, user_id)
-        await self.redis.set(self._rating_key(target), json.dumps({"after": after, "conv_id": conv_id}),
+        await self.redis.set(key(RATING, target), json.dumps({"after": after, "conv_id": conv_id}),
                              ex=RATING_SECONDS)
 
     # ---- the agents' side ------------------------------------------------------------
@@ -318,7 +304,7 @@ class HandoffFlow:
         """Whoever assigned it (a claim or round-robin): the user hears who is serving them."""
         agent = await self.queue.get_agent(conv.agent or "")
         name = agent.name if agent else (conv.agent or "")
-        await self._guard(self.redis.delete(self._offer_key(conv.conv_id), self._notice_key(conv.conv_id)))
+        await self._guard(self.redis.delete(key(OFFER, conv.conv_id), key(NOTICE, conv.conv_id)))
         waited = (conv.assigned_at or self.clock()) - conv.enqueued_at
         await self._record("handoff", conv.channel, conv.user_id, conv_id=conv.conv_id, step="assigned",
                            agent=conv.agent, wait_seconds=round(max(waited, 0.0), 3))
@@ -364,7 +350,7 @@ class HandoffFlow:
         """Finish with an outcome, a knowledge category and a complaint grade (A-D); Rasa
         resumes and the user is asked for a rating."""
         if grade is not None and grade not in GRADES:
-            raise ValueError(f"complaint grade must be one of {GRADES}")
+            raise ValueError(f"complaint grade must be one of {', '.join(GRADES)}")
         if not outcome or len(outcome) > 40:
             raise ValueError("outcome must be 1-40 characters")
         conv = await self.queue.close(conv_id, agent_id, outcome)
@@ -410,16 +396,15 @@ class HandoffFlow:
             conv = await self.queue.get(assignment.conv_id)
             if conv:
                 await self.on_assigned(conv)
-        for waiting in await self.queue.list_waiting():
+        for waiting, place in await self.queue.places():
             conv = waiting.conversation
-            if await self.redis.get(self._offer_key(conv.conv_id)) is not None:
+            if await self.redis.get(key(OFFER, conv.conv_id)) is not None:
                 continue
             if waiting.waited >= self.settings.handoff_claim_timeout:
-                await self.redis.set(self._offer_key(conv.conv_id), "offered", ex=OFFER_SECONDS)
+                await self.redis.set(key(OFFER, conv.conv_id), "offered", ex=OFFER_SECONDS)
                 await self._tell(conv, replies.leave_offer("timeout"), "leave_offer")
                 continue
-            place = await self.queue.position(conv.conv_id)
-            if place and await self._notice_due(conv.conv_id, place.position):
+            if await self._notice_due(conv.conv_id, place.position):
                 await self._remember_notice(conv.conv_id, place.position, self.clock())
                 await self._tell(conv, replies.queue_update(place.position, place.estimated_wait), "position")
 
@@ -458,7 +443,7 @@ class HandoffFlow:
     async def _notice_due(self, conv_id: str, position: int, force: bool = False) -> bool:
         """A new place is worth a notice at most every HANDOFF_NOTICE_INTERVAL seconds
         (`force`: the user wrote, so the same place may be repeated)."""
-        last = as_fields(await self.redis.hgetall(self._notice_key(conv_id)))
+        last = as_fields(await self.redis.hgetall(key(NOTICE, conv_id)))
         if not last:  # the user has not been told a place yet: that is start()'s job
             return force
         last_pos, last_at = int(last.get("position") or 0), float(last.get("at") or 0)
@@ -467,9 +452,11 @@ class HandoffFlow:
         return force or position != last_pos
 
     async def _remember_notice(self, conv_id: str, position: int, at: float) -> None:
-        k = self._notice_key(conv_id)
-        await self.redis.hset(k, mapping={"position": position, "at": at})
-        await self.redis.expire(k, OFFER_SECONDS)
+        k = key(NOTICE, conv_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(k, mapping={"position": position, "at": at})
+            pipe.expire(k, OFFER_SECONDS)
+            await pipe.execute()
 
     async def _reachable(self, conv_id: str) -> bool:
         """WeChat lets an account write to a user within 48 h of their last message."""

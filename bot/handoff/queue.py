@@ -170,24 +170,34 @@ class HandoffQueue:
 
     @_guarded
     async def position(self, conv_id: str) -> Place | None:
-        """Place in the queue and a rough wait; None when the conversation is not waiting.
-
-        The estimate is deliberately simple: 0 while the online agents' free seats cover
-        this position, else (position - free seats) x average handle time / online seats.
-        """
+        """Place in the queue and a rough wait; None when the conversation is not waiting."""
         rank = await self.redis.zrank(self.keys.waiting, conv_id)
         if rank is None:
             return None
+        return self._place(rank + 1, await self._online())
+
+    @_guarded
+    async def places(self) -> list[tuple[Waiting, Place]]:
+        """Every waiting conversation with its place, reading the agents once (upkeep)."""
+        waiting = await self.list_waiting()
+        if not waiting:
+            return []
+        online = await self._online()
+        return [(w, self._place(w.position, online)) for w in waiting]
+
+    async def _online(self) -> list[Agent]:
         now = self._now_ms()
-        online = [a for a in await self._agents() if self._available(a, now)]
-        position = rank + 1
+        return [a for a in await self._agents() if self._available(a, now)]
+
+    def _place(self, position: int, online: list[Agent]) -> Place:
+        """The estimate is deliberately simple: 0 while the online agents' free seats cover
+        this position, else (position - free seats) x average handle time / online seats."""
         if not online:
-            return Place(position, rank, 0, None)
+            return Place(position, position - 1, 0, None)
         free = sum(a.free for a in online)
         seats = max(sum(a.capacity for a in online), 1)
-        behind_free = max(position - free, 0)
-        estimate = behind_free * self.avg_handle_seconds / seats
-        return Place(position, rank, len(online), estimate)
+        estimate = max(position - free, 0) * self.avg_handle_seconds / seats
+        return Place(position, position - 1, len(online), estimate)
 
     @_guarded
     async def leave(self, conv_id: str) -> Conversation | None:
