@@ -12,7 +12,7 @@ import pytest
 from bot.config import PROJECT_ROOT, Settings
 from bot.knowledge import dialogue
 from bot.knowledge.encoders import EncoderError, make_encoder
-from bot.knowledge.entries import load_knowledge
+from bot.knowledge.entries import knowledge_files, load_knowledge
 from bot.knowledge.evaluation import evaluate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError, index_dir
 from bot.knowledge.service import load_or_build
@@ -37,7 +37,7 @@ def test_changed_knowledge_is_never_served_stale(tmp_path: Path, index) -> None:
     shutil.copytree(PROJECT_ROOT / "data" / "eval", home / "data" / "eval")
     s = Settings.from_env(make_env(tmp_path / "var", PATENTDESK_HOME=str(home)))
     first = load_or_build(s)
-    any_file = sorted((home / "knowledge").glob("*.yml"))[0]
+    any_file = knowledge_files(home / "knowledge")[0]
     any_file.write_text(any_file.read_text(encoding="utf-8").replace("。", "．", 1), encoding="utf-8")
     with pytest.raises(StaleIndexError, match="knowledge changed"):
         load_or_build(s, rebuild=False)
@@ -153,3 +153,34 @@ def test_numbered_choice(index) -> None:
     assert dialogue.choose(index, "5", ctx).decision == "clarify"
     assert dialogue.choose(index, "1", dialogue.Context()).decision == "fallback"
     assert [dialogue.parse_choice(t) for t in ("2", "选3", "就第一个吧", "第二条", "好")] == [2, 3, 1, 2, None]
+
+
+def test_glossary_rewrites_english_terms_and_typos_and_is_part_of_the_hash(tmp_path: Path) -> None:
+    from bot.knowledge.entries import load_knowledge as load
+
+    kb = load(PROJECT_ROOT / "knowledge")
+    g = kb.glossary
+    assert g.apply("OA deadline错过了") == "审查意见通知书 期限错过了"
+    assert g.apply("IC layout design去哪登记") == "集成电路布图设计去哪登记"  # longest variant wins
+    assert g.apply("实用新形年废") == "实用新型年费"
+    assert g.apply("boat goal") == "boat goal", "variants match whole words only"
+    assert g.names_other_office("美国USPTO的答复期限") and not g.names_other_office("国知局的答复期限")
+    home = tmp_path / "k"
+    shutil.copytree(PROJECT_ROOT / "knowledge", home)
+    glossary = home / "_glossary.yml"
+    glossary.write_text(glossary.read_text(encoding="utf-8").replace("年废", "年费用"), encoding="utf-8")
+    assert load(home).content_hash != kb.content_hash, "a glossary edit must rebuild the index"
+    glossary.write_text("terms: [1, 2]", encoding="utf-8")
+    from bot.knowledge.entries import KnowledgeError
+
+    with pytest.raises(KnowledgeError, match="_glossary.yml"):
+        load(home)
+
+
+def test_questions_about_other_offices_are_never_answered_outright(index) -> None:
+    from bot.knowledge.policy import decide
+
+    for q in ("美国USPTO的office action答复期限是几个月", "EPO的年费什么时候交"):
+        sig = index.signals(q)
+        assert sig.other_office
+        assert decide(index.rank(sig, index.thresholds, 5), index.thresholds).kind != "answer"

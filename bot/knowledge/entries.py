@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.knowledge.glossary import Glossary, GlossaryError, load_glossary
+
 
 class KnowledgeError(ValueError):
     """The knowledge folder cannot be read; the message names the file."""
@@ -48,6 +50,7 @@ class Entry:
 class KnowledgeBase:
     entries: tuple[Entry, ...]
     content_hash: str
+    glossary: Glossary = Glossary()
 
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
@@ -97,9 +100,11 @@ def knowledge_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yml") if not p.name.startswith("_"))
 
 
-def content_hash(entries: Iterable[Entry]) -> str:
+def content_hash(entries: Iterable[Entry], glossary: Glossary = Glossary()) -> str:
     """Hash of everything that can change an answer or a match (not the file layout)."""
     canon = sorted((asdict(e) | {"file": ""} for e in entries), key=lambda d: d["id"])
+    if glossary.pairs or glossary.other_offices:  # an empty glossary keeps the hashes of knowledge bases without one
+        canon.append({"glossary": [list(p) for p in glossary.pairs], "other_offices": list(glossary.other_offices)})
     blob = json.dumps(canon, ensure_ascii=False, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -108,4 +113,8 @@ def load_knowledge(folder: Path) -> KnowledgeBase:
     entries: list[Entry] = []
     for path in knowledge_files(folder):
         entries.extend(read_file(path))
-    return KnowledgeBase(tuple(entries), content_hash(entries))
+    try:
+        glossary = load_glossary(folder)
+    except GlossaryError as exc:
+        raise KnowledgeError(str(exc)) from exc
+    return KnowledgeBase(tuple(entries), content_hash(entries, glossary), glossary)

@@ -20,6 +20,7 @@ from bot.knowledge.index import KnowledgeIndex, Signals
 from bot.knowledge.policy import Hit, Thresholds, decide
 
 NONE = "none"
+W_SECOND = (0.0, 0.5, 1.0)
 W_LEXICAL = (0.0, 0.1, 0.2, 0.3)
 W_ANSWER_DENSE = (0.0, 0.2, 0.4)
 W_ANSWER_LEXICAL = (0.0, 0.1, 0.2, 0.3)
@@ -135,14 +136,14 @@ def _features(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> li
 def choose_weights(index: KnowledgeIndex, dev: list[Scored]) -> Thresholds:
     """Signal weights with the best dev top-1 (then top-3); the plain dense score wins ties."""
     best: tuple[float, float, float] | None = None
-    chosen = Thresholds(w_lexical=0.0, w_answer_dense=0.0, w_answer_lexical=0.0)
+    chosen = Thresholds(w_second=0.0, w_lexical=0.0, w_answer_dense=0.0, w_answer_lexical=0.0)
     answerable = [s for s in dev if s.question.label != NONE]
-    for wl, wad, wal in itertools.product(W_LEXICAL, W_ANSWER_DENSE, W_ANSWER_LEXICAL):
-        th = Thresholds(w_lexical=wl, w_answer_dense=wad, w_answer_lexical=wal)
+    for ws, wl, wad, wal in itertools.product(W_SECOND, W_LEXICAL, W_ANSWER_DENSE, W_ANSWER_LEXICAL):
+        th = Thresholds(w_second=ws, w_lexical=wl, w_answer_dense=wad, w_answer_lexical=wal)
         rows = _features(index, answerable, th)
         top1 = sum(h[0].entry_id == label for h, label in rows) / max(len(rows), 1)
         top3 = sum(label in [x.entry_id for x in h[:3]] for h, label in rows) / max(len(rows), 1)
-        key = (top1, top3, -(wl + wad + wal))
+        key = (top1, top3, -(ws + wl + wad + wal))
         if best is None or key > best:
             best, chosen = key, th
     return chosen

@@ -23,7 +23,7 @@ from bot.knowledge.policy import Hit, Thresholds
 from bot.knowledge.text import normalize
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class StaleIndexError(RuntimeError):
@@ -33,17 +33,19 @@ class StaleIndexError(RuntimeError):
 @dataclass(frozen=True)
 class Signals:
     dense: np.ndarray            # best phrasing's cosine, per entry
+    second: np.ndarray           # second-best phrasing's cosine: one lucky phrasing is not enough
     lexical: np.ndarray          # best phrasing's character n-gram cosine, per entry
     answer_dense: np.ndarray     # cosine with the answer text
     answer_lexical: np.ndarray   # character n-gram cosine with question + answer
     phrasing_dense: np.ndarray   # cosine with every phrasing (to name the closest one)
+    other_office: bool = False   # the question names another patent office: never answered outright
 
 
 def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
     """Weighted mean of the signals; stays on the dense score's scale for the thresholds."""
-    total = 1.0 + th.w_lexical + th.w_answer_dense + th.w_answer_lexical
-    return (sig.dense + th.w_lexical * sig.lexical + th.w_answer_dense * sig.answer_dense
-            + th.w_answer_lexical * sig.answer_lexical) / total
+    total = 1.0 + th.w_second + th.w_lexical + th.w_answer_dense + th.w_answer_lexical
+    return (sig.dense + th.w_second * sig.second + th.w_lexical * sig.lexical
+            + th.w_answer_dense * sig.answer_dense + th.w_answer_lexical * sig.answer_lexical) / total
 
 
 def index_dir(var_dir: Path, encoder_name: str) -> Path:
@@ -90,7 +92,7 @@ class KnowledgeIndex:
         owner: list[int] = []
         for i, entry in enumerate(kb.entries):
             for p in entry.phrasings():
-                phrasings.append(normalize(p))
+                phrasings.append(kb.glossary.apply(p))
                 owner.append(i)
         answers = [normalize(e.answer) for e in kb.entries]
         total = len(phrasings) + len(answers)
@@ -114,19 +116,30 @@ class KnowledgeIndex:
 
     def signals(self, query: str) -> Signals:
         """Per-entry similarities, kept apart so calibration can reweigh them."""
-        q = normalize(query)
+        q = self.kb.glossary.apply(query)
         qv = self.encoder.encode([q])[0]
         phrasing_dense = self.vectors @ qv
         return Signals(
             dense=self._per_entry_max(phrasing_dense),
+            second=self._per_entry_second(phrasing_dense),
             lexical=self._per_entry_max(self._lexical.scores(q)),
             answer_dense=self.answer_vectors @ qv,  # query side: the same `query:` vector
             answer_lexical=self._answer_lexical.scores(q),
             phrasing_dense=phrasing_dense,
+            other_office=self.kb.glossary.names_other_office(query),
         )
 
     def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(per_phrasing, self._starts) if len(per_phrasing) else per_phrasing
+
+    def _per_entry_second(self, per_phrasing: np.ndarray) -> np.ndarray:
+        """Second-best phrasing per entry (the best again for an entry with one phrasing)."""
+        if not len(per_phrasing):
+            return per_phrasing
+        # entries are contiguous, so sorting by (entry, -score) keeps each entry's block in place
+        ranked = per_phrasing[np.lexsort((-per_phrasing, self.phrasing_entry))]
+        has_two = (self._stops - self._starts) > 1
+        return np.where(has_two, ranked[np.minimum(self._starts + 1, len(ranked) - 1)], ranked[self._starts])
 
     def closest_phrasing(self, sig: Signals, entry: int) -> str:
         start, stop = int(self._starts[entry]), int(self._stops[entry])
@@ -135,6 +148,8 @@ class KnowledgeIndex:
     def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset()) -> list[Hit]:
         fused = fuse(sig, th)
         firsts = [int(np.argmax(v)) for v in (sig.dense, sig.answer_dense, sig.lexical, sig.answer_lexical)] if len(fused) else []
+        if sig.other_office:  # no signal vouches for an answer about another office's rules
+            firsts = []
         hits: list[Hit] = []
         for e in np.argsort(-fused):
             entry = self.kb.entries[int(e)]

@@ -28,6 +28,7 @@ class Hit:
 @dataclass(frozen=True)
 class Thresholds:
     # weights of the signals next to the best phrasing's dense score (weight 1)
+    w_second: float = 0.0           # the second-best phrasing's dense score
     w_lexical: float = 0.1          # character n-gram cosine with the best phrasing
     w_answer_dense: float = 0.2     # dense similarity with the answer (encoded as a passage)
     w_answer_lexical: float = 0.1   # character n-gram cosine with question + answer
