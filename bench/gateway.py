@@ -28,7 +28,7 @@ from bot.wechat.crypto import WeChatCrypto
 from bot.wechat.signature import sign
 from bot.wechat.xmlio import parse_fields, render_xml
 
-_ids = itertools.count(9_100_000_000_000_000_000)
+_ids = itertools.count(9_100_000_000_000_000_000 + secrets.randbelow(10**15) * 1000)  # fresh per run: dedupe outlives runs
 
 
 def pct(values: list[float], q: int) -> float:

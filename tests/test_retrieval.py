@@ -81,13 +81,14 @@ def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
     report = evaluate(index, score_all(index, test), index.thresholds)
     print(f"test split: n={report.n} top1={report.top1:.3f} top3={report.top3:.3f} "
           f"coverage={report.coverage:.3f} precision={report.answered_precision:.3f}")
-    # Issue 3 asks for top-1 >= 0.90; measured 0.856 with e5-small (issue left open). These
-    # bars guard what is reached: precision first, the right entry among the 3 offered.
-    assert report.top1 >= 0.83
-    assert report.top3 >= 0.95
+    # Issue 3 asks for top-1 >= 0.90; measured 0.885 with e5-small, glossary and second-best
+    # phrasing (issue left open). These bars guard what is reached: precision first, then the
+    # right entry among the 3 offered.
+    assert report.top1 >= 0.87
+    assert report.top3 >= 0.97
     assert report.answered_precision >= 0.97
     assert report.none_answered == 0, "uncovered questions must not be answered"
-    assert report.coverage >= 0.15
+    assert report.coverage >= 0.24
     assert report.decisions.get("handoff", 0) / report.n <= 0.15, "most questions get an answer or options"
 
 
@@ -184,3 +185,17 @@ def test_questions_about_other_offices_are_never_answered_outright(index) -> Non
         sig = index.signals(q)
         assert sig.other_office
         assert decide(index.rank(sig, index.thresholds, 5), index.thresholds).kind != "answer"
+
+
+def test_how_much_is_answered_only_by_an_entry_stating_an_amount(index) -> None:
+    from bot.knowledge.policy import decide
+
+    sig = index.signals("PCT进中国晚了要交的宽限费具体多少钱")
+    assert sig.asks_amount
+    hits = index.rank(sig, index.thresholds, 5)
+    no_amount = [h for h in hits if not index._states_amount[[e.id for e in index.kb.entries].index(h.entry_id)]]
+    assert no_amount and all(h.votes == 0 for h in no_amount)
+    answered = decide(hits, index.thresholds)
+    assert answered.kind != "answer" or "元" in index.entry(answered.hits[0].entry_id).answer
+    fee = index.signals("恢复权利请求费多少钱")
+    assert decide(index.rank(fee, index.thresholds, 5), index.thresholds).kind == "answer", "amounts still answer"

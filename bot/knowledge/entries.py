@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.knowledge.glossary import Glossary, GlossaryError, load_glossary
+from bot.knowledge.glossary import NO_GLOSSARY, Glossary, GlossaryError, load_glossary
 
 
 class KnowledgeError(ValueError):
@@ -50,7 +50,7 @@ class Entry:
 class KnowledgeBase:
     entries: tuple[Entry, ...]
     content_hash: str
-    glossary: Glossary = Glossary()
+    glossary: Glossary = NO_GLOSSARY
 
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
@@ -100,11 +100,12 @@ def knowledge_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.yml") if not p.name.startswith("_"))
 
 
-def content_hash(entries: Iterable[Entry], glossary: Glossary = Glossary()) -> str:
+def content_hash(entries: Iterable[Entry], glossary: Glossary = NO_GLOSSARY) -> str:
     """Hash of everything that can change an answer or a match (not the file layout)."""
     canon = sorted((asdict(e) | {"file": ""} for e in entries), key=lambda d: d["id"])
-    if glossary.pairs or glossary.other_offices:  # an empty glossary keeps the hashes of knowledge bases without one
-        canon.append({"glossary": [list(p) for p in glossary.pairs], "other_offices": list(glossary.other_offices)})
+    if glossary.pairs or glossary.other_offices or glossary.amount_words:  # an empty glossary keeps the hashes of knowledge bases without one
+        canon.append({"glossary": [list(p) for p in glossary.pairs], "other_offices": list(glossary.other_offices),
+                      "amount_words": list(glossary.amount_words)})
     blob = json.dumps(canon, ensure_ascii=False, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -23,6 +23,7 @@ from bot.knowledge.policy import Hit, Thresholds
 from bot.knowledge.text import normalize
 
 log = logging.getLogger(__name__)
+_AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|千)?元")
 FORMAT_VERSION = 3
 
 
@@ -39,6 +40,7 @@ class Signals:
     answer_lexical: np.ndarray   # character n-gram cosine with question + answer
     phrasing_dense: np.ndarray   # cosine with every phrasing (to name the closest one)
     other_office: bool = False   # the question names another patent office: never answered outright
+    asks_amount: bool = False    # the question asks "how much": only an answer with an amount answers it
 
 
 def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
@@ -69,6 +71,7 @@ class KnowledgeIndex:
         self._lexical = CharNgramIndex(self.phrasings)
         self._answer_lexical = CharNgramIndex([f"{e.question} {e.answer}" for e in self.kb.entries])
         self._entries = {e.id: e for e in self.kb.entries}
+        self._states_amount = np.array([bool(_AMOUNT.search(e.answer)) for e in self.kb.entries], dtype=bool)
         # build() lays each entry's phrasings out contiguously: per-entry maxima are reduceat
         owners = self.phrasing_entry
         grouped = len(owners) == 0 or (owners[0] == 0 and owners[-1] == len(self.kb.entries) - 1
@@ -127,6 +130,7 @@ class KnowledgeIndex:
             answer_lexical=self._answer_lexical.scores(q),
             phrasing_dense=phrasing_dense,
             other_office=self.kb.glossary.names_other_office(query),
+            asks_amount=self.kb.glossary.asks_amount(query),
         )
 
     def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:
@@ -155,8 +159,11 @@ class KnowledgeIndex:
             entry = self.kb.entries[int(e)]
             if entry.id in exclude:
                 continue
+            # "how much" is not answered by an entry that names the fee but not its amount
+            vouched = not sig.asks_amount or bool(self._states_amount[e])
+            votes = sum(f == int(e) for f in firsts) if vouched else 0
             hits.append(Hit(entry.id, float(fused[e]), float(sig.dense[e]), float(sig.lexical[e]),
-                            self.closest_phrasing(sig, int(e)), sum(f == int(e) for f in firsts)))
+                            self.closest_phrasing(sig, int(e)), votes))
             if len(hits) >= k:
                 break
         return hits
