@@ -11,7 +11,7 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: run test env train index lint lock clean doctor
+.PHONY: run test env train index lint lock clean doctor bench bench-short
 
 env: $(STAMP)
 
@@ -50,6 +50,13 @@ $(CHROMIUM):
 
 test: env $(CHROMIUM)
 	$(BIN)/python -m pytest -q -ra
+
+## Load, fault and hostile-input suite against its own `make run` stack; report under var/reports/
+bench: env $(CHROMIUM)
+	$(BIN)/python -m bench.load $(BENCH_ARGS)
+
+bench-short: env $(CHROMIUM)
+	$(BIN)/python -m bench.load --short $(BENCH_ARGS)
 
 lint: env
 	$(BIN)/ruff check bot actions tests

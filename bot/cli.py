@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for line in lines:
             supervisor.say("run", line, "1;32")
 
-    supervisor = Supervisor()
+    supervisor = Supervisor(restarts=settings.supervisor_restarts)
     return asyncio.run(supervisor.serve(specs, settings.ready_timeout, on_ready))
 
 
@@ -183,8 +183,41 @@ def cmd_wechat_sim(args: argparse.Namespace) -> int:
 def cmd_gateway(args: argparse.Namespace) -> int:
     from bot.gateway.__main__ import main as gateway_main
 
-    gateway_main([])
+    gateway_main(["--port", str(args.port)] if args.port else [])
     return 0
+
+
+def cmd_rasa(args: argparse.Namespace) -> int:
+    """An action server and a Rasa server only: one of several behind the gateways."""
+    import dataclasses
+
+    from bot.secrets import with_secrets
+    from bot.services import ServiceError, actions_spec, rasa_spec, redacted
+    from bot.supervisor import Supervisor
+    from bot.training import model_path
+
+    settings = with_secrets(_settings())
+    if args.port:
+        settings = dataclasses.replace(settings, rasa_port=args.port)
+    model = model_path(settings)
+    if not model.exists():
+        log.error("no model %s: run `patentdesk train` once and copy models/ to every Rasa machine "
+                  "(all servers must serve the same model file)", model.name)
+        return 1
+    try:
+        specs = [rasa_spec(settings, model)] if args.no_actions else [actions_spec(settings), rasa_spec(settings, model)]
+    except ServiceError as exc:
+        log.error("%s", exc)
+        return 1
+
+    def on_ready() -> None:
+        tracker = redacted(settings.rasa_tracker_store_url) or "in memory"
+        lock = redacted(settings.rasa_lock_store_url) or "in memory"
+        supervisor.say("run", f"Rasa ready at http://{settings.host}:{settings.rasa_port} "
+                              f"(tracker store {tracker}, lock store {lock})", "1;32")
+
+    supervisor = Supervisor(restarts=settings.supervisor_restarts)
+    return asyncio.run(supervisor.serve(specs, settings.ready_timeout, on_ready))
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -226,7 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wechat-sim", help="run the local WeChat platform simulator (chat page + platform API)")
     p.set_defaults(func=cmd_wechat_sim)
     p = sub.add_parser("gateway", help="run only the gateway (WeChat webhook, web chat)")
+    p.add_argument("--port", type=int, help="port to listen on (default GATEWAY_PORT)")
     p.set_defaults(func=cmd_gateway)
+    p = sub.add_parser("rasa", help="run only an action server and a Rasa server (one of several)")
+    p.add_argument("--port", type=int, help="Rasa port (default RASA_PORT)")
+    p.add_argument("--no-actions", action="store_true", help="use the action server already at ACTIONS_PORT")
+    p.set_defaults(func=cmd_rasa)
     p = sub.add_parser("config", help="print the configuration variables as a Markdown table")
     p.set_defaults(func=cmd_config)
     from bot.console.cli import register as register_agents

@@ -30,8 +30,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PATENTDESK_HOST", "127.0.0.1", "Interface every embedded server binds to."),
     Variable("RASA_PORT", "5005", "Port of the Rasa server (REST webhook /webhooks/rest/webhook)."),
     Variable("ACTIONS_PORT", "5055", "Port of the Rasa SDK action server."),
-    Variable("RASA_URL", "http://<host>:<RASA_PORT>", "Rasa server used by `ask`, `shell` and the gateway; set to use a remote one."),
-    Variable("RASA_AUTH_TOKEN", "<generated into var/secrets>", "Token for Rasa's HTTP API (the REST webhook needs none)."),
+    Variable("RASA_URL", "http://<host>:<RASA_PORT>", "Rasa server(s) used by `ask`, `shell` and the gateway. Several, comma-separated, must share one tracker store: each conversation goes to one picked by a hash of the sender, the next on a connection error."),
+    Variable("RASA_AUTH_TOKEN", "<generated into var/secrets>", "Token for Rasa's HTTP API (the REST webhook needs none); the same on every Rasa server and gateway."),
+    Variable("RASA_TRACKER_STORE_URL", "", "Where Rasa keeps conversations. Empty: in memory (one Rasa server). `postgresql://user:pass@host/db`: Rasa's SQLTrackerStore, shared by several Rasa servers (`sqlite:///path`: one machine, kept across restarts)."),
+    Variable("RASA_LOCK_STORE_URL", "", "Rasa's per-conversation lock. Empty: in memory (one Rasa server). `redis://[:pass@]host:port/db`: RedisLockStore shared by several Rasa servers (keys `patentdesk:lock:*`)."),
     Variable("REDIS_URL", "", "External Redis (redis://host:port/db). Empty: `run` starts an embedded Redis."),
     Variable("EMBEDDED_REDIS_PORT", "6391", "Port of the embedded Redis (never the system's 6379)."),
     Variable("DATABASE_URL", "sqlite:///<var>/patentdesk.db", "Enquiry records database (SQLite or PostgreSQL)."),
@@ -62,6 +64,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PSEUDONYM_KEY", "<generated into var/secrets>", "HMAC key that turns OpenIDs into pseudonymous user ids in records."),
     Variable("PATENTDESK_LOG_LEVEL", "INFO", "Log level of our processes."),
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
+    Variable("SUPERVISOR_RESTARTS", "5", "Times `run` restarts a process that died after it was ready, within "
+             "5 minutes, before it stops everything (0: stop at the first death)."),
 )
 
 
@@ -89,6 +93,38 @@ class ConfigError(ValueError):
     """A configuration value is unusable; the message says which and why."""
 
 
+def _rasa_urls(raw: str) -> str:
+    """RASA_URL normalised: comma-separated http(s) URLs without trailing slashes."""
+    urls = [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"RASA_URL must list http:// or https:// URLs, got {url!r}")
+    if not urls:
+        raise ConfigError("RASA_URL names no server")
+    return ",".join(urls)
+
+
+def _tracker_store_url(raw: str) -> str:
+    """RASA_TRACKER_STORE_URL: empty, or an SQLAlchemy URL Rasa's SQLTrackerStore can open.
+
+    `postgres://` (Heroku style) is rewritten to `postgresql://`, which SQLAlchemy 1.4 wants.
+    """
+    url = raw.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url and not url.startswith(("postgresql://", "postgresql+psycopg2://", "sqlite:///")):
+        # the value itself is not echoed: it may hold a password
+        raise ConfigError("RASA_TRACKER_STORE_URL must start with postgresql:// or sqlite:///")
+    return url
+
+
+def _lock_store_url(raw: str) -> str:
+    url = raw.strip()
+    if url and not url.startswith(("redis://", "rediss://")):
+        raise ConfigError("RASA_LOCK_STORE_URL must be redis://host:port/db (or rediss:// for TLS)")
+    return url
+
+
 def _secure_cookie(env: Mapping[str, str], public_url: str) -> bool:
     raw = (env.get("CONSOLE_SECURE_COOKIE") or "auto").strip().lower()
     if raw == "auto":
@@ -104,13 +140,16 @@ class Settings:
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     actions_port: int = 5055
-    rasa_url: str = ""
+    rasa_url: str = ""  # one URL, or several comma-separated (see rasa_urls)
+    rasa_tracker_store_url: str = ""
+    rasa_lock_store_url: str = ""
     redis_url: str = ""
     embedded_redis_port: int = 6391
     database_url: str = ""
     encoder: str = "e5"
     log_level: str = "INFO"
     ready_timeout: float = 180.0
+    supervisor_restarts: int = 5
     rasa_auth_token: str = ""
     gateway_port: int = 8088
     gateway_public_url: str = ""
@@ -159,13 +198,16 @@ class Settings:
             host=host,
             rasa_port=rasa_port,
             actions_port=actions_port,
-            rasa_url=(env.get("RASA_URL") or f"http://{host}:{rasa_port}").rstrip("/"),
+            rasa_url=_rasa_urls(env.get("RASA_URL") or f"http://{host}:{rasa_port}"),
+            rasa_tracker_store_url=_tracker_store_url(env.get("RASA_TRACKER_STORE_URL", "")),
+            rasa_lock_store_url=_lock_store_url(env.get("RASA_LOCK_STORE_URL", "")),
             redis_url=env.get("REDIS_URL", "").strip(),
             embedded_redis_port=_int(env, "EMBEDDED_REDIS_PORT", 6391),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'patentdesk.db'}",
             encoder=env.get("PATENTDESK_ENCODER") or "e5",
             log_level=(env.get("PATENTDESK_LOG_LEVEL") or "INFO").upper(),
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
+            supervisor_restarts=_int(env, "SUPERVISOR_RESTARTS", 5),
             rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
             gateway_port=gateway_port,
             gateway_public_url=gateway_public_url,
@@ -210,8 +252,13 @@ class Settings:
         return f"http://{self.host}:{self.actions_port}/webhook"
 
     @property
+    def rasa_urls(self) -> tuple[str, ...]:
+        """Every Rasa server of RASA_URL, in the order given."""
+        return tuple(self.rasa_url.split(","))
+
+    @property
     def rest_webhook_url(self) -> str:
-        return f"{self.rasa_url}/webhooks/rest/webhook"
+        return f"{self.rasa_urls[0]}/webhooks/rest/webhook"
 
     def child_env(self) -> dict[str, str]:
         """Environment for child processes: ours, plus what Rasa's endpoints.yml interpolates."""
@@ -225,6 +272,8 @@ class Settings:
                 "RASA_PORT": str(self.rasa_port),
                 "ACTIONS_PORT": str(self.actions_port),
                 "RASA_URL": self.rasa_url,
+                "RASA_TRACKER_STORE_URL": self.rasa_tracker_store_url,
+                "RASA_LOCK_STORE_URL": self.rasa_lock_store_url,
                 "REDIS_URL": self.redis_url,
                 "EMBEDDED_REDIS_PORT": str(self.embedded_redis_port),
                 "DATABASE_URL": self.database_url,

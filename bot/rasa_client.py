@@ -1,12 +1,31 @@
-"""Talking to the Rasa server's REST webhook, the way every client of ours does."""
+"""Talking to the Rasa server's REST webhook, the way every client of ours does.
+
+Several Rasa servers sharing one tracker store (and a Redis lock store) can serve the
+same conversations, so any of them gives the right answer. The client still sends each
+conversation to one of them, picked by a stable hash of the sender id: load spreads
+evenly, every gateway picks the same server for a user (so Rasa's lock rarely has to
+arbitrate between servers), and a user's turns stay on one server's warm connections.
+A server that refuses the connection is skipped for a few seconds and the next one in
+that conversation's order is tried. Only a failed *connection* moves on: once a request
+may have reached Rasa, retrying it elsewhere could run the same user message twice.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+log = logging.getLogger("patentdesk.rasa")
+
+DOWN_SECONDS = 10.0  # how long a server that refused a connection goes to the back of the order
 
 
 class RasaUnavailable(RuntimeError):
@@ -42,12 +61,33 @@ def parse_messages(messages: list[dict[str, Any]]) -> BotReply:
     return reply
 
 
+def spread(sender: str, servers: int) -> int:
+    """The index of a sender's first-choice server: a hash that is the same in every process
+    and on every machine (Python's own `hash` of a str is salted per process)."""
+    digest = hashlib.blake2b(sender.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % servers
+
+
+def _before_request(exc: BaseException) -> bool:
+    """True when the request surely never reached the server, so another may take it."""
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unreachable, DNS
+        return True
+    # aiohttp 3.9 reports a connect timeout as ServerTimeoutError("Connection timeout to host ...")
+    return isinstance(exc, aiohttp.ServerTimeoutError) and str(exc).startswith("Connection timeout")
+
+
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 30.0, auth_token: str = "") -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_url: str | Sequence[str], timeout: float = 30.0, auth_token: str = "",
+                 connect_timeout: float = 3.0) -> None:
+        urls = base_url.split(",") if isinstance(base_url, str) else list(base_url)
+        self.base_urls: tuple[str, ...] = tuple(u.strip().rstrip("/") for u in urls if u.strip())
+        if not self.base_urls:
+            raise ValueError("RasaClient needs at least one Rasa URL")
         self.auth_token = auth_token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._down_until: dict[str, float] = {}
+        self.requests: Counter[str] = Counter()  # per server: requests it answered (for /status and tests)
 
     async def __aenter__(self) -> RasaClient:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
@@ -57,24 +97,53 @@ class RasaClient:
         if self._session:
             await self._session.close()
 
-    async def alive(self) -> bool:
+    def order(self, sender: str) -> list[str]:
+        """The servers to try for `sender`: its hashed first choice and the rest after it in a
+        ring, with those that recently refused a connection moved to the end."""
+        n = len(self.base_urls)
+        first = spread(sender, n) if n > 1 else 0
+        ring = [self.base_urls[(first + i) % n] for i in range(n)]
+        now = time.monotonic()
+        return sorted(ring, key=lambda url: self._down_until.get(url, 0.0) > now)  # stable: ring order kept
+
+    async def _request(self, sender: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """One request for `sender`'s conversation; (status, JSON body or None)."""
         assert self._session is not None
-        try:
-            async with self._session.get(self.base_url + "/", timeout=aiohttp.ClientTimeout(total=2)) as resp:
-                return resp.status == 200 and "Rasa" in await resp.text()
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        failures: list[str] = []
+        for url in self.order(sender):
+            try:
+                async with self._session.request(method, url + path, **kwargs) as resp:
+                    body = await resp.json() if resp.status == 200 else None
+                    self._down_until.pop(url, None)
+                    self.requests[url] += 1
+                    return resp.status, body
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if not _before_request(exc):
+                    raise RasaUnavailable(f"Rasa server at {url} failed: {exc!r}") from exc
+                self._down_until[url] = time.monotonic() + DOWN_SECONDS
+                failures.append(f"{url}: {exc}")
+                if len(self.base_urls) > 1:
+                    log.warning("Rasa server %s unreachable (%s); trying the next", url, exc)
+        raise RasaUnavailable("Rasa unreachable: " + "; ".join(failures))
+
+    async def alive(self) -> bool:
+        """True when at least one of the servers answers."""
+        assert self._session is not None
+        for url in self.base_urls:
+            try:
+                async with self._session.get(url + "/", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    if resp.status == 200 and "Rasa" in await resp.text():
+                        return True
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+        return False
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> BotReply:
-        assert self._session is not None
         body = {"sender": sender, "message": text, "metadata": metadata or {}}
-        try:
-            async with self._session.post(self.base_url + "/webhooks/rest/webhook", json=body) as resp:
-                if resp.status != 200:
-                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
-                return parse_messages(await resp.json())
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RasaUnavailable(f"Rasa server at {self.base_url} unreachable: {exc}") from exc
+        status, messages = await self._request(sender, "POST", "/webhooks/rest/webhook", json=body)
+        if status != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {status}")
+        return parse_messages(messages)
 
     async def append_event(self, sender: str, event: dict[str, Any]) -> None:
         """Add an event to a conversation's tracker (Rasa's HTTP API, `--enable-api`).
@@ -82,14 +151,10 @@ class RasaClient:
         Used for `{"event": "pause"}` while a person has the conversation (Rasa then
         predicts nothing for that user) and `{"event": "resume"}` when it comes back.
         """
-        assert self._session is not None
-        url = f"{self.base_url}/conversations/{quote(sender, safe='')}/tracker/events"
+        path = f"/conversations/{quote(sender, safe='')}/tracker/events"
         params = {"include_events": "NONE"}
         if self.auth_token:
             params["token"] = self.auth_token
-        try:
-            async with self._session.post(url, json=event, params=params) as resp:
-                if resp.status != 200:
-                    raise RasaUnavailable(f"Rasa refused {event.get('event')} for {sender}: HTTP {resp.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RasaUnavailable(f"Rasa server at {self.base_url} unreachable: {exc}") from exc
+        status, _ = await self._request(sender, "POST", path, json=event, params=params)
+        if status != 200:
+            raise RasaUnavailable(f"Rasa refused {event.get('event')} for {sender}: HTTP {status}")

@@ -1,7 +1,10 @@
 """Secrets not given in the environment are generated once under var/secrets (mode 0600).
 
 Every process of one installation then agrees on them (the simulator signs with the
-same WeChat token the gateway checks) without anyone pasting keys for a demo.
+same WeChat token the gateway checks) without anyone pasting keys for a demo. Processes
+sharing one var/ may start at once: the first to create a secret's file wins and every
+other reads it. Machines do not share var/: several gateways or Rasa servers on several
+machines get their secrets from the environment (see "Running beyond one machine").
 """
 
 from __future__ import annotations
@@ -35,10 +38,18 @@ def stored_secret(settings: Settings, name: str) -> str:
     path = settings.var_dir / "secrets" / name.replace("_", "-")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(GENERATORS[name]())
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        # written whole under a private name, then linked into place: link() fails if
+        # another process got there first, and then its value is the one everybody reads
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(GENERATORS[name]())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

@@ -2,7 +2,9 @@
 
 Each child gets its own process group (so its helpers die with it) and, on Linux, a
 parent-death signal, so even a killed supervisor leaves no orphans. When one child
-fails, the others are stopped and the failure is reported.
+fails to start, the others are stopped and the failure is reported; a child that dies
+after it was ready is restarted (up to `restarts` times within `RESTART_WINDOW` seconds, so a
+crash loop still stops the service instead of spinning), as systemd's Restart=on-failure.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ log = logging.getLogger("patentdesk.supervisor")
 
 ReadyProbe = Callable[[], Awaitable[bool]]
 COLOURS = ("36", "33", "35", "32", "34", "31")
+RESTART_WINDOW = 300.0
 
 
 class ChildFailed(RuntimeError):
@@ -56,8 +59,10 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, out=None, colour: bool | None = None, stop_timeout: float = 15.0) -> None:
+    def __init__(self, out=None, colour: bool | None = None, stop_timeout: float = 15.0, restarts: int = 0) -> None:
         self.children: list[Child] = []
+        self._restarts = restarts
+        self._restart_times: dict[str, list[float]] = {}
         self._out = out or sys.stdout
         self._colour = self._out.isatty() if colour is None else colour
         self._stop_timeout = stop_timeout
@@ -83,16 +88,20 @@ class Supervisor:
                 self.say(child.spec.name, line, child.colour)
 
     # --- lifecycle ----------------------------------------------------------------
-    async def start(self, spec: ChildSpec) -> Child:
+    async def start(self, spec: ChildSpec, replacing: Child | None = None) -> Child:
         self._width = max(self._width, len(spec.name))
         process = await asyncio.create_subprocess_exec(
             *spec.argv, cwd=spec.cwd, env=spec.env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
-        child = Child(spec, process, COLOURS[len(self.children) % len(COLOURS)])
+        if replacing is not None:  # same place in the stop order, same colour
+            child = Child(spec, process, replacing.colour)
+            self.children[self.children.index(replacing)] = child
+        else:
+            child = Child(spec, process, COLOURS[len(self.children) % len(COLOURS)])
+            self.children.append(child)
         child.pump = asyncio.create_task(self._pump(child))
-        self.children.append(child)
         self.say("run", f"started {spec.name} (pid {process.pid})")
         return child
 
@@ -126,6 +135,24 @@ class Supervisor:
             if task in waits:
                 return waits[task]
         return None
+
+    async def restart(self, failed: Child, timeout: float) -> bool:
+        """Start a dead child again unless it has died too often lately (then False)."""
+        now = time.monotonic()
+        recent = [t for t in self._restart_times.get(failed.spec.name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= self._restarts:
+            return False
+        self._restart_times[failed.spec.name] = [*recent, now]
+        if failed.pump:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(failed.pump, 2)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(failed.process.pid, signal.SIGKILL)  # helpers left in its group
+        self.say("run", f"{failed.spec.name} exited with code {failed.process.returncode}; restarting it "
+                        f"({len(recent) + 1}/{self._restarts} in {RESTART_WINDOW:.0f}s)", "33")
+        child = await self.start(failed.spec, replacing=failed)
+        await self.wait_ready(child, timeout)
+        return True
 
     async def stop_all(self) -> None:
         """Stop the last started first, each before the next, so the gateway can still flush
@@ -166,6 +193,8 @@ class Supervisor:
                 start.result()
                 on_ready()
                 failed = await self.watch(stop)
+                while failed is not None and await self.restart(failed, timeout):
+                    failed = await self.watch(stop)
                 if failed is not None:
                     self.say("run", f"{failed.spec.name} exited unexpectedly with code {failed.process.returncode}; stopping the rest", "31")
                     code = 1

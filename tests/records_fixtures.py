@@ -9,7 +9,6 @@ with no server there, those tests are skipped and the terminal says why.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from bot.records.migrate import migrate
 from bot.records.store import make_engine
-from tests.records_kit import PG_HOST, PG_PORT, RECORD_TABLES, admin_connection
+from tests.records_kit import PG_HOST, PG_PORT, RECORD_TABLES, admin_connection, throwaway_database
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +26,7 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     import psycopg2
 
     try:
-        conn = admin_connection()
+        admin_connection().close()
     except psycopg2.OperationalError as exc:
         reason = f"no PostgreSQL at {PG_HOST}:{PG_PORT} ({str(exc).strip()}): PostgreSQL records tests skipped"
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -36,17 +35,8 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
             with capture.global_and_fixture_disabled():
                 reporter.write_line(f"\n{reason}", yellow=True)
         pytest.skip(reason)
-    name = f"patentdesk_test_{secrets.token_hex(4)}"
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.close()
+    with throwaway_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,8 +3,11 @@ dump of every records row, and the PostgreSQL maintenance connection."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +41,25 @@ def pg_admin_sql(sql: str, *params: Any) -> None:
 
 def pg_name(url: str) -> str:
     return url.rsplit("/", 1)[1]
+
+
+@contextlib.contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A new empty database `patentdesk_test_<random>` on the test server, as a URL; dropped
+    afterwards, its remaining connections ended first. Raises psycopg2.OperationalError when
+    no server answers (callers skip)."""
+    conn = admin_connection()
+    name = f"patentdesk_test_{secrets.token_hex(4)}"
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.close()
 
 
 # ---- building events ------------------------------------------------------------------

@@ -151,3 +151,18 @@ async def test_redis_down_still_answers_and_spools_the_record(tmp_path: Path) ->
             assert [r["msg_type"] for r in rows] == ["event:subscribe"]
         finally:
             redis.stop()
+
+
+async def test_web_chat_refuses_deep_or_unencodable_json_politely(tmp_path, redis_server) -> None:
+    """Found by the console fuzzer on its own routes; the web chat had the same two 500s."""
+    import aiohttp
+
+    from tests.gateway_kit import gateway_settings, running_gateway
+
+    settings = gateway_settings(tmp_path, redis_server.url, "http://127.0.0.1:9")
+    async with running_gateway(settings) as server, aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{server.port}/api/chat"
+        for body in (b"[" * 60_000, b'{"sender": "s1", "message": "\\ud800"}', b"\xff\xfe"):
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+                assert resp.status == 400, await resp.text()
+                assert "Traceback" not in await resp.text()

@@ -70,6 +70,49 @@ async def test_failed_child_stops_the_rest(tmp_path: Path) -> None:
     assert all(not alive(c.process.pid) for c in sup.children)
 
 
+async def test_a_child_killed_after_ready_is_restarted_until_it_crash_loops(tmp_path: Path) -> None:
+    settings = Settings.from_env(make_env(tmp_path))
+    out = io.StringIO()
+    sup = Supervisor(out=out, colour=False, restarts=2)
+
+    async def always() -> bool:
+        return True
+
+    sleeper = ChildSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], always)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(sup.serve([redis_spec(settings), sleeper], 20, lambda: None, stop))
+    while "sleeper ready" not in out.getvalue() or "redis ready" not in out.getvalue():
+        await asyncio.sleep(0.1)
+    redis_pid = sup.children[0].process.pid
+    client = redis.Redis(port=settings.embedded_redis_port)
+    client.set("kept", "yes")
+    client.close()
+    os.kill(redis_pid, signal.SIGKILL)  # kill -9: the supervisor starts it again, data kept (AOF)
+    for _ in range(100):
+        if sup.children[0].process.pid != redis_pid and "redis ready" in out.getvalue().split("restarting it")[-1]:
+            break
+        await asyncio.sleep(0.1)
+    assert sup.children[0].process.pid != redis_pid
+    client = redis.Redis(port=settings.embedded_redis_port)
+    assert client.get("kept") == b"yes"
+    client.close()
+    for _ in range(2):  # the sleeper dies twice more: the second restart is allowed, the third is not
+        pid = sup.children[1].process.pid
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if sup.children[1].process.pid != pid or serving.done():
+                break
+            await asyncio.sleep(0.1)
+    os.kill(sup.children[1].process.pid, signal.SIGKILL)
+    code = await asyncio.wait_for(serving, 60)
+    log = out.getvalue()
+    assert code == 1, log
+    assert "redis exited with code -9; restarting it (1/2" in log
+    assert "sleeper exited with code -9; restarting it (2/2" in log
+    assert "sleeper exited unexpectedly with code -9; stopping the rest" in log
+    assert all(not alive(c.process.pid) for c in sup.children)
+
+
 async def test_child_that_never_gets_ready_is_reported(tmp_path: Path) -> None:
     out = io.StringIO()
     sup = Supervisor(out=out, colour=False)

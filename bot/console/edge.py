@@ -62,9 +62,13 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         fail(415, BAD_BODY, "content_type")
     try:
         data = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; "[[[[..." recurses
         fail(400, BAD_BODY, "bad_json")
     if not isinstance(data, dict):
+        fail(400, BAD_BODY, "bad_json")
+    try:  # "\ud800" is valid JSON but no text: Redis, SQL and the WeChat XML could not carry it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
         fail(400, BAD_BODY, "bad_json")
     return data
 
@@ -106,4 +110,5 @@ def same_origin(request: web.Request, settings: Settings) -> bool:
 
 def csrf_ok(request: web.Request, expected: str) -> bool:
     given = request.headers.get("X-CSRF-Token", "")
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+    # aiohttp hands header bytes that are no UTF-8 over as surrogates: compare the bytes sent
+    return bool(given) and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())

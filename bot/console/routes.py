@@ -55,6 +55,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 PUBLIC_FILES = {"login.js", "style.css", "favicon.svg"}
 MAX_REPLY = 1000
 MAX_TICKET_ANSWER = 1000
+HANDSHAKE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Key")
 SESSION = "console_session"  # request key of the current Session (set by the middleware)
 ACCOUNT = "console_account"
 
@@ -383,14 +384,16 @@ async def hand_back(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{conv_id}/close")
 async def close(request: web.Request) -> web.Response:
     data = await read_json(request)
+    # strings first: a list or an object is unhashable, and `in` on a dict would raise
     outcome = data.get("outcome")
-    if outcome not in snapshot.OUTCOMES:
+    if not isinstance(outcome, str) or outcome not in snapshot.OUTCOMES:
         fail(400, "请选择处理结果。", "bad_outcome")
     category = data.get("category") or None
-    if category is not None and category not in (await canned_of(request)).categories:
+    if category is not None and (not isinstance(category, str)
+                                 or category not in (await canned_of(request)).categories):
         fail(400, "请从列表中选择业务类别。", "bad_category")
     grade = data.get("grade") or None
-    if grade is not None and grade not in snapshot.GRADES:
+    if grade is not None and (not isinstance(grade, str) or grade not in snapshot.GRADES):
         fail(400, "投诉等级只能是 A、B、C、D 之一。", "bad_grade")
     conv = await conversation(request)
     held_by_me(request, conv)
@@ -476,6 +479,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     store = sessions_of(request)
     engine = engine_of(request)
     hub = request.app[HUB]
+    # aiohttp 3.9 quotes these headers in its own handshake refusals and fails (a 500) on
+    # bytes that are no UTF-8 there; no browser sends such bytes, so refuse them first
+    if not all(request.headers.get(name, "").isascii() for name in HANDSHAKE_HEADERS):
+        fail(400, "实时连接的请求无法识别，请刷新页面后再试。", "bad_handshake")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=16 * 1024)
     await ws.prepare(request)
     sock = ConsoleSocket(session, ws)
@@ -526,7 +533,7 @@ async def live(request: web.Request) -> web.StreamResponse:
                 continue
             try:
                 data = json.loads(msg.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # "[[[[..." fits in a frame and recurses
                 data = None
             if not isinstance(data, dict):
                 await sock.send({"type": "notice", "level": "error", "text": "消息格式无法识别。"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 
 from aiohttp import web
@@ -17,10 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
     settings = with_secrets(Settings.from_env())
+    if args.port:  # the app names its stream consumers after host and port
+        settings = dataclasses.replace(settings, gateway_port=args.port)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    port = args.port or settings.gateway_port
-    web.run_app(create_app(settings), host=settings.host, port=port, print=None,
+    web.run_app(create_app(settings), host=settings.host, port=settings.gateway_port, print=None,
                 access_log=None, shutdown_timeout=15)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -57,11 +58,16 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(settings.database_url)
     http = aiohttp.ClientSession()
     spool = settings.var_dir / "records-spool.jsonl"
+    # Stream consumer names, unique per gateway (host and port), the same after a restart so
+    # a restarted gateway takes up its own unacked entries at once. Never the pid alone: in
+    # containers every gateway is pid 1, and two consumers sharing a name read each other's
+    # pending entries (an outbox message would go out twice).
+    worker = f"{socket.gethostname()}-{settings.gateway_port}"
     async with RasaClient(settings.rasa_url, timeout=60, auth_token=rasa_token(settings)) as rasa:
         buffer = RecordBuffer(redis, spool)
         once = Once(redis)
         api = WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
-        outbox = Outbox(redis, api)
+        outbox = Outbox(redis, api, consumer=f"sender-{worker}")
         queue = HandoffQueue(redis, lease_seconds=settings.handoff_lease, avg_handle_seconds=settings.handoff_avg_handle,
                              calendar=load_calendar(settings.handoff_calendar or None))
         delivery = Delivery(redis, outbox)
@@ -69,7 +75,8 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         assistant = Assistant(rasa, buffer, settings.pseudonym_key, flow)
         # parsing the knowledge base takes ~0.2 s: not on the event loop
         categories = await asyncio.get_running_loop().run_in_executor(None, entry_categories, knowledge_dir(settings))
-        writer = RecordWriter(redis, engine, spool, idle_timeout=settings.records_idle_timeout, categories=categories)
+        writer = RecordWriter(redis, engine, spool, consumer=f"writer-{worker}", idle_timeout=settings.records_idle_timeout,
+                              categories=categories)
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
         app[ENGINE], app[RECORDS], app[FLOW], app[ONCE] = engine, buffer, flow, once
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
@@ -115,8 +122,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    """Counters an operator needs: outbox waiting/refused (window, quota), records buffered."""
-    body: dict[str, object] = {"bot_runs": request.app[ASSISTANT].bot_runs}
+    """Counters an operator needs: outbox waiting/refused (window, quota), records buffered,
+    requests per Rasa server (how the conversations spread)."""
+    assistant = request.app[ASSISTANT]
+    body: dict[str, object] = {"bot_runs": assistant.bot_runs, "rasa_requests": dict(assistant.rasa.requests)}
     try:
         body["outbox"] = await request.app[OUTBOX].stats()
         body["records_buffered"] = await request.app[REDIS].xlen(RECORDS_STREAM)

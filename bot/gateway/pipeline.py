@@ -107,6 +107,11 @@ class Assistant:
             # lost, or Redis is down): resume it, so the user is answered, not ignored.
             await self.flow.resume_rasa(inbound.channel, inbound.user_id)
             handled = await self._ask_rasa(inbound)
+        if not handled.texts:
+            # Rasa answered but said nothing: its action server failed (found by the load
+            # suite killing it). Silence would leave the user waiting; say so politely.
+            log.error("assistant gave no reply for %s (action server down?)", inbound.msg_key)
+            handled = Handled([replies.ASSISTANT_UNAVAILABLE], {"decision": "unavailable"})
         if self.flow is not None and handled.info.get("decision") == "handoff":
             return await self.flow.start(inbound, handled)
         if self.flow is not None:

@@ -48,8 +48,10 @@ class WebChat:
         if request.content_type != "application/json":
             return _error(415, "send JSON (Content-Type: application/json)")
         try:
-            body = json.loads(await request.text())
-        except (ValueError, UnicodeDecodeError):
+            body = json.loads(await request.read() or b"null")
+            # "\ud800" is valid JSON but no text: Redis, SQL and the XML could not carry it
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError, UnicodeEncodeError):  # "[[[[...": RecursionError
             return _error(400, "body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "body must be a JSON object")

@@ -41,8 +41,13 @@ class WeChatEndpoint:
         self._background: set[asyncio.Task] = set()
 
     # --- edge ---------------------------------------------------------------------------
-    def _reject(self, request: web.Request, status: int, reason: str) -> web.Response:
-        log.warning("wechat %s %s rejected (%d): %s", request.method, request.path, status, reason)
+    def _reject(self, request: web.Request, status: int, reason: str, detail: object = None) -> web.Response:
+        """A short fixed reason for the caller; what exactly went wrong (parser messages,
+        the values sent) goes to the log only, so nothing of the request is echoed."""
+        if isinstance(detail, Exception):
+            detail = f"{type(detail).__name__}: {detail}"
+        log.warning("wechat %s %s rejected (%d): %s%s", request.method, request.path, status, reason,
+                    f" ({detail!s:.300})" if detail is not None else "")
         response = web.Response(status=status, text=reason + "\n", content_type="text/plain")
         if status == 413:
             response.force_close()  # the unread rest of the body must not be parsed as a request
@@ -62,13 +67,13 @@ class WeChatEndpoint:
     async def receive(self, request: web.Request) -> web.Response:
         q = request.query
         if request.content_type not in XML_TYPES:
-            return self._reject(request, 415, f"content type {request.content_type} is not XML")
+            return self._reject(request, 415, "content type is not XML", repr(request.content_type))
         if (request.content_length or 0) > self.settings.gateway_max_body:
             return self._reject(request, 413, "body too large")
         try:
             body = await request.content.read(self.settings.gateway_max_body + 1)
         except (TimeoutError, ConnectionError) as exc:
-            return self._reject(request, 400, f"body unreadable: {exc}")
+            return self._reject(request, 400, "body unreadable", exc)
         if len(body) > self.settings.gateway_max_body:
             return self._reject(request, 413, "body too large")
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
@@ -86,10 +91,14 @@ class WeChatEndpoint:
                     return self._reject(request, 400, "plaintext messages are not accepted (safe mode)")
                 xml = body
             message = parse_message(xml)
-        except (InvalidSignature, ReplayedRequest) as exc:
-            return self._reject(request, 403, f"{type(exc).__name__}: {exc}")
-        except (MalformedMessage, DecryptError) as exc:
-            return self._reject(request, 400, f"{type(exc).__name__}: {exc}")
+        except InvalidSignature as exc:
+            return self._reject(request, 403, "invalid signature", exc)
+        except ReplayedRequest as exc:
+            return self._reject(request, 403, "timestamp outside the accepted window", exc)
+        except MalformedMessage as exc:
+            return self._reject(request, 400, "malformed message", exc)
+        except DecryptError as exc:
+            return self._reject(request, 400, "encrypted message cannot be opened", exc)
         if message.to_user == "" or message.from_user == "":
             return self._reject(request, 400, "missing ToUserName/FromUserName")
         reply = await self.respond(message)

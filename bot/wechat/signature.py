@@ -16,7 +16,8 @@ def sign(*parts: str) -> str:
 def check_signature(signature: str, *parts: str) -> None:
     """Raise InvalidSignature unless `signature` signs `parts` (constant-time compare)."""
     expected = sign(*parts)
-    if not signature or not hmac.compare_digest(expected, signature.lower()):
+    # compared as bytes: compare_digest refuses non-ASCII str (a TypeError, not a mismatch)
+    if not signature or not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "replace")):
         raise InvalidSignature("signature mismatch")
 
 
@@ -25,7 +26,9 @@ def check_timestamp(timestamp: str, now: float, window: float) -> int:
     try:
         value = int(timestamp)
     except (TypeError, ValueError) as exc:
-        raise ReplayedRequest(f"timestamp {timestamp!r} is not an integer") from exc
-    if abs(now - value) > window:
-        raise ReplayedRequest(f"timestamp {value} is {int(now - value)} s away from now (window {int(window)} s)")
+        raise ReplayedRequest(f"timestamp {str(timestamp)[:40]!r} is not an integer") from exc
+    away = int(now) - value  # in integers: a timestamp beyond any float must not overflow
+    if abs(away) > window:
+        far = f"{away} s" if abs(away) < 10**12 else "very far"
+        raise ReplayedRequest(f"timestamp is {far} away from now (window {int(window)} s)")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -37,8 +38,14 @@ def parse_fields(body: bytes | str) -> dict[str, str]:
     return fields
 
 
+# What XML 1.0 cannot carry at all, not even in CDATA: control characters (an agent's
+# paste may hold a vertical tab), U+FFFE/U+FFFF and lone surrogates. Dropped, so a reply
+# is always a document the platform can parse.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _cdata(text: str) -> str:
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    return "<![CDATA[" + _NOT_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def render_xml(fields: dict[str, str | int]) -> str:
