@@ -205,8 +205,11 @@ async def test_two_agents_claim_one_conversation_and_a_left_message(tmp_path, re
         for page in pages.values():
             await expect(page.locator(claim)).to_be_visible()
 
-        # both click at the same moment (a DOM click on each page, sent together)
-        await asyncio.gather(*(page.locator(claim).dispatch_event("click") for page in pages.values()))
+        # both click at the same moment: the buttons are taken first, so a page whose list is
+        # redrawn by the other's claim before its own click still clicks (its listener is on the
+        # button itself), as a person who already pressed would
+        buttons = [await page.locator(claim).element_handle() for page in pages.values()]
+        await asyncio.gather(*(b.evaluate("button => button.click()") for b in buttons))
         for _ in range(100):
             conv = await desk.flow.queue.get(conv_id)
             if conv is not None and conv.agent:
