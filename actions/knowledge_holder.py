@@ -26,7 +26,9 @@ def get_index() -> KnowledgeIndex:
     global _index
     with _lock:
         if _index is None:
-            _index = load_or_build(Settings.from_env())
+            settings = Settings.from_env()
+            _index = load_or_build(settings)
+            _index.cache_queries(settings.retrieval_cache_size)
         return _index
 
 

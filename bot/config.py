@@ -64,6 +64,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PSEUDONYM_KEY", "<generated into var/secrets>", "HMAC key that turns OpenIDs into pseudonymous user ids in records."),
     Variable("PATENTDESK_LOG_LEVEL", "INFO", "Log level of our processes."),
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
+    Variable("RETRIEVAL_CACHE_SIZE", "2048", "Distinct questions whose vectors the action server keeps "
+             "(encoding is most of a search's CPU; repeated questions skip it). 0: off."),
     Variable("SUPERVISOR_RESTARTS", "5", "Times `run` restarts a process that died after it was ready, within "
              "5 minutes, before it stops everything (0: stop at the first death)."),
 )
@@ -150,6 +152,7 @@ class Settings:
     log_level: str = "INFO"
     ready_timeout: float = 180.0
     supervisor_restarts: int = 5
+    retrieval_cache_size: int = 2048
     rasa_auth_token: str = ""
     gateway_port: int = 8088
     gateway_public_url: str = ""
@@ -208,6 +211,7 @@ class Settings:
             log_level=(env.get("PATENTDESK_LOG_LEVEL") or "INFO").upper(),
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             supervisor_restarts=_int(env, "SUPERVISOR_RESTARTS", 5),
+            retrieval_cache_size=_int(env, "RETRIEVAL_CACHE_SIZE", 2048),
             rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
             gateway_port=gateway_port,
             gateway_public_url=gateway_public_url,

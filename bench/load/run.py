@@ -13,6 +13,7 @@ import aiohttp
 
 from bench.load.measure import Figures, figures
 from bench.load.users import Sent, UserLog, WeChatUser, conversation
+from bot import replies
 from bot.config import Settings
 from bot.wechat.crypto import WeChatCrypto
 
@@ -58,8 +59,9 @@ async def load(settings: Settings, questions: list[str], users: int, concurrency
 
 
 def summarise(path: str, logs: list[UserLog], wall: float) -> Figures:
+    """A polite "system busy" apology is counted as an error: the user was not helped."""
     sent = [s for log in logs for s in log.sent]
-    ok = [s for s in sent if not s.error]
+    ok = [s for s in sent if not s.error and s.reply != replies.ASSISTANT_UNAVAILABLE]
     return figures(path, [s.latency for s in ok], wall, len(sent) - len(ok), sum(s.passive for s in ok))
 
 
@@ -97,3 +99,18 @@ async def baseline(settings: Settings, logs: list[UserLog], concurrency: int) ->
 
 def all_sent(logs: list[UserLog]) -> list[Sent]:
     return [s for log in logs for s in log.sent]
+
+
+async def warm(settings: Settings, questions: list[str], concurrency: int) -> None:
+    """Every distinct question once through Rasa, so the runs that follow are measured in
+    steady state (query vectors cached) and on an equal footing."""
+    texts = list(dict.fromkeys(questions))
+    async with aiohttp.ClientSession() as session:
+        async def worker(n: int) -> None:
+            while texts:
+                text = texts.pop()
+                async with session.post(settings.rest_webhook_url, json={"sender": f"o_warm_rest_{n}", "message": text},
+                                        timeout=aiohttp.ClientTimeout(total=30)) as resp:
+                    await resp.read()
+
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))

@@ -81,6 +81,7 @@ class Stack:
         self.log_path = self.var_dir / "logs" / "bench-stack.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        offset = log.tell()  # the log is appended to: only what this run writes counts
         started = time.monotonic()
         self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=self.env, cwd=PROJECT_ROOT,
                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -88,8 +89,10 @@ class Stack:
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the stack exited with code {self.process.returncode}; see {self.log_path}")
-            if b"ready at http" in self.log_path.read_bytes()[-20000:]:
-                return time.monotonic() - started
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                if b"ready at http" in f.read():
+                    return time.monotonic() - started
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"the stack was not ready within {timeout:.0f}s; see {self.log_path}")
@@ -133,6 +136,15 @@ class Stack:
         for role, proc in self.processes().items():
             with contextlib.suppress(psutil.Error):
                 out[role] = proc.memory_info().rss / 2**20
+        return out
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each process has used so far."""
+        out = {}
+        for role, proc in self.processes().items():
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                out[role] = times.user + times.system
         return out
 
     def kill(self, role: str) -> int:

@@ -6,6 +6,7 @@ content hash; `load_or_build` refuses (or rebuilds) rather than serve a stale in
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -71,6 +72,7 @@ class KnowledgeIndex:
         self._lexical = CharNgramIndex(self.phrasings)
         self._answer_lexical = CharNgramIndex([f"{e.question} {e.answer}" for e in self.kb.entries])
         self._entries = {e.id: e for e in self.kb.entries}
+        self._encode_query: Callable[[str], np.ndarray] = self._encode_uncached
         self._states_amount = np.array([bool(_AMOUNT.search(e.answer)) for e in self.kb.entries], dtype=bool)
         # build() lays each entry's phrasings out contiguously: per-entry maxima are reduceat
         owners = self.phrasing_entry
@@ -117,10 +119,21 @@ class KnowledgeIndex:
     def entry(self, entry_id: str) -> Entry | None:
         return self._entries.get(entry_id)
 
+    def cache_queries(self, size: int) -> None:
+        """Remember the vectors of the last `size` distinct questions (after normalising).
+
+        Encoding is 90% of a search's CPU (24 ms of 27 on one core) and served questions
+        repeat: menu clicks send the same text, and popular questions come back in the same
+        words. 0 turns it off."""
+        self._encode_query = functools.lru_cache(maxsize=size)(self._encode_uncached) if size > 0 else self._encode_uncached
+
+    def _encode_uncached(self, text: str) -> np.ndarray:
+        return self.encoder.encode([text])[0]
+
     def signals(self, query: str) -> Signals:
         """Per-entry similarities, kept apart so calibration can reweigh them."""
         q = self.kb.glossary.apply(query)
-        qv = self.encoder.encode([q])[0]
+        qv = self._encode_query(q)
         phrasing_dense = self.vectors @ qv
         return Signals(
             dense=self._per_entry_max(phrasing_dense),

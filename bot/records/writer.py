@@ -41,8 +41,10 @@ STORAGE_ERRORS = (RedisError, OSError, SQLAlchemyError, CommandError)
 class RecordWriter:
     def __init__(self, redis: aioredis.Redis, engine: Engine, spool: Path, consumer: str | None = None,
                  retry_delay: float = 1.0, reclaim_ms: int = 30_000, idle_timeout: float = 1800.0,
-                 categories: Mapping[str, str] | None = None, sweep_every: float = 30.0) -> None:
+                 categories: Mapping[str, str] | None = None, sweep_every: float = 30.0,
+                 linger: float = 0.2) -> None:
         self.engine = engine
+        self.linger = linger
         self.spool = spool
         self.retry_delay = retry_delay
         self.idle_timeout = idle_timeout
@@ -106,7 +108,10 @@ class RecordWriter:
         (nothing is acked, so nothing is lost)."""
         while not self.stopping:
             try:
-                await self.drain_once(block_ms=500)
+                if 0 < await self.drain_once(block_ms=500) < BATCH:
+                    # a partial batch: let a few more events gather before the next commit, so
+                    # a steady trickle costs a few transactions a second, not one per event
+                    await asyncio.sleep(self.linger)
                 if time.monotonic() - self._last_sweep >= self.sweep_every:
                     await self.sweep()
             except asyncio.CancelledError:
