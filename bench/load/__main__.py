@@ -36,6 +36,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-faults", action="store_true")
     p.add_argument("--faults", nargs="*", choices=faults.TARGETS, help="processes to kill (default all; short: actions)")
     p.add_argument("--no-fuzz", action="store_true")
+    p.add_argument("--no-cold", action="store_true", help="skip the second stack with the query cache off")
     p.add_argument("--var", type=Path, default=PROJECT_ROOT / "var" / "bench")
     p.add_argument("--out", type=Path, help="report folder (default var/reports/bench-<time>)")
     p.add_argument("--port-base", type=int, default=5600)
@@ -154,6 +155,8 @@ async def suite(args: argparse.Namespace) -> int:
         results = await asyncio.gather(*agent_tasks, return_exceptions=True)
         await asyncio.to_thread(stack.stop)
     stats = [r for r in results if not isinstance(r, BaseException)]
+    if not args.short and not args.no_cold:
+        md += await cold(args, users // 2, concurrency)
     md += ["## Console agents", "", *(f"- {s.login}: claimed {s.claimed}, replied {s.replied}, closed {s.closed}, "
                                       f"errors {len(s.errors)}" for s in stats), ""]
     if not args.no_fuzz:
@@ -165,6 +168,34 @@ async def suite(args: argparse.Namespace) -> int:
     print("\n".join(md))
     print(f"\nreport: {out / 'report.md'}")
     return code
+
+
+async def cold(args: argparse.Namespace, users: int, concurrency: int) -> list[str]:
+    """The same load on a stack whose action server caches no query vector: every search
+    encodes, as for a stream of questions never seen before."""
+    print(f"cold: {users} conversations with RETRIEVAL_CACHE_SIZE=0 ...", flush=True)
+    stack = Stack(args.var.with_name(args.var.name + "-cold"), args.port_base + 10,
+                  extra_env={"RETRIEVAL_CACHE_SIZE": "0"}, index_from=args.index_from or args.var)
+    await asyncio.to_thread(stack.start)
+    try:
+        settings = stack.settings()
+        questions = [q.text for q in load_questions(PROJECT_ROOT / "data" / "eval")]
+        await load(settings, questions, 8, 4, prefix="o_warm", human_share=0.0)
+        cpu_before = stack.cpu_seconds()
+        logs, wall = await load(settings, questions, users, concurrency, human_share=0.0)
+        cpu_after = stack.cpu_seconds()
+        gw = summarise("gateway, cache off", logs, wall)
+        base, _ = await baseline(settings, logs, concurrency)
+        checked = await audit_mod.audit(settings, logs)
+    finally:
+        await asyncio.to_thread(stack.stop)
+    all_ms = sum(cpu_after[r] - cpu_before.get(r, 0.0) for r in cpu_after) * 1000 / max(gw.messages, 1)
+    return ["## Load with the query cache off (every search encodes)", "", measure.HEADER, gw.row(),
+            base.row().replace("Rasa REST (baseline)", "Rasa REST, cache off"), "",
+            f"Targets: ≥ {TARGET_RATE:.0f} msg/s: {'met' if gw.per_second >= TARGET_RATE else 'NOT met'} "
+            f"({gw.per_second:.1f}); p95 < {TARGET_P95_MS:.0f} ms: "
+            f"{'met' if gw.p95_ms < TARGET_P95_MS else 'NOT met'} ({gw.p95_ms:.0f} ms). "
+            f"CPU per message, all processes: {all_ms:.1f} ms.", "", *checked.lines(), ""]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,15 +50,22 @@ async def inject(stack: Stack, settings: Settings, target: str, probes: list[Use
     pid = stack.kill(target)
     killed = time.monotonic()
     rec = Recovery(target, pid)
+
+    async def watch_restart() -> None:
+        while rec.restarted_after < 0:
+            if stack.restarted(target, pid):
+                rec.restarted_after = time.monotonic() - killed
+                return
+            await asyncio.sleep(0.1)
+
+    watcher = asyncio.create_task(watch_restart())
     async with aiohttp.ClientSession() as session:
         n = 0
         while time.monotonic() - killed < limit:
-            if rec.restarted_after < 0 and stack.restarted(target, pid):
-                rec.restarted_after = time.monotonic() - killed
             probe = WeChatUser(session, settings, crypto, f"o_probe_{target}_{int(killed)}_{n}")
             n += 1
             await probe.follow()
-            sent = await probe.say(PROBE, "question")
+            sent = await probe.say(PROBE, "question", tries=1)  # one try: we are timing, not retrying
             probes.append(probe.log)
             answered = sent.passive and "依据" in sent.reply
             if not answered and sent.passive:
@@ -66,5 +73,6 @@ async def inject(stack: Stack, settings: Settings, target: str, probes: list[Use
             if answered and rec.restarted_after >= 0 and (target != "redis" or await _redis_ok(session, settings)):
                 rec.answering_after = time.monotonic() - killed
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)
+    watcher.cancel()
     return rec

@@ -79,19 +79,21 @@ class WeChatUser:
         except (TimeoutError, aiohttp.ClientError):
             pass  # the simulator registers a user before it delivers; a dead gateway does not undo that
 
-    async def say(self, text: str, kind: str) -> Sent:
-        """Post as the platform does: 5 s per try, and on no answer the same MsgId again, 3 tries."""
+    async def say(self, text: str, kind: str, tries: int = 0) -> Sent:
+        """Post as the platform does: 5 s per try, and on no answer the same MsgId again, 3 tries
+        (`tries` overrides the count, for probes that must not wait)."""
+        tries = tries or PLATFORM_TRIES
         msg_id = next(_msg_ids)
         sent = Sent(self.log.user, msg_id, text, kind, time.time())
         self.log.sent.append(sent)
         start = time.perf_counter()
-        for attempt in range(PLATFORM_TRIES):
+        for attempt in range(tries):
             sent.tries = attempt + 1
             try:
                 status, raw = await self._post(msg_id, text)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 sent.error = type(exc).__name__
-                if attempt + 1 < PLATFORM_TRIES:
+                if attempt + 1 < tries:
                     await asyncio.sleep(max(0.0, start + PLATFORM_LIMIT * (attempt + 1) - time.perf_counter()))
                 continue
             sent.status = status

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import QueuePool
 
 from bot.records.episodes import utc
 from bot.records.schema import enquiries, enquiry_events, messages
@@ -24,13 +23,10 @@ def make_engine(url: str) -> Engine:
     its messages) and WAL (so the console and reports read while the writer writes)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {}
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        # SQLAlchemy 1.4 opens a new SQLite connection per transaction (NullPool): under load
-        # the writer spent a quarter of the gateway's time connecting and closing (py-spy)
-        options = {"poolclass": QueuePool, "pool_size": 2, "max_overflow": 4,
-                   "connect_args": {"check_same_thread": False}}
-    engine = create_engine(url, future=True, pool_pre_ping=True, **options)
+    # SQLite keeps SQLAlchemy 1.4's connection per transaction: a pooled connection would
+    # go on writing into a database file moved or deleted under it; the writer batches its
+    # commits instead (RecordWriter.linger), which makes the reconnects rare
+    engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
