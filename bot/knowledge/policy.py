@@ -29,9 +29,11 @@ class Hit:
 class Thresholds:
     # weights of the signals next to the best phrasing's dense score (weight 1)
     w_second: float = 0.0           # the second-best phrasing's dense score
+    w_soft: float = 0.0             # the soft maximum over all of an entry's phrasings
     w_lexical: float = 0.1          # character n-gram cosine with the best phrasing
     w_answer_dense: float = 0.2     # dense similarity with the answer (encoded as a passage)
     w_answer_lexical: float = 0.1   # character n-gram cosine with question + answer
+    w_classifier: float = 0.0       # the entry classifier's probability
     answer: float = 0.85    # best score needed to answer outright
     margin: float = 0.03    # ...and its lead over the second-best entry
     min_votes: int = 4      # ...and this many single signals agreeing on it
