@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
@@ -35,6 +36,17 @@ async def running_gateway(settings: Settings) -> AsyncIterator[TestServer]:
     await server.start_server()
     try:
         yield server
+    finally:
+        await server.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Any aiohttp app on a free loopback port (stand-ins, proxies); yields its base URL."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
 

@@ -16,13 +16,13 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.local_stack import free_port
 from bot.simulator import create_app as create_simulator
 from tests.gateway_kit import (
     assistant_of,
     gateway_settings,
     outbox_of,
     running_gateway,
+    serving,
     wait_records,
 )
 
@@ -42,12 +42,8 @@ async def slow_rasa(rasa_url: str, delay: float) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", forward)
-    server = TestServer(app, host="127.0.0.1", port=free_port())
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with serving(app) as url:
+        yield url
 
 
 @dataclass

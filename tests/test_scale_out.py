@@ -49,6 +49,7 @@ from tests.gateway_kit import (
     assistant_of,
     gateway_settings,
     running_gateway,
+    serving,
     text_xml,
     wait_records,
 )
@@ -141,12 +142,8 @@ async def fake_rasa(name: str, seen: list[tuple[str, str]]) -> AsyncIterator[str
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", webhook)
     app.router.add_post("/conversations/{sender}/tracker/events", events)
-    server = TestServer(app, host="127.0.0.1", port=free_port())
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with serving(app) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
