@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.load import audit as audit_mod
@@ -158,7 +159,8 @@ async def suite(args: argparse.Namespace) -> int:
     if not args.short and not args.no_cold:
         md += await cold(args, users // 2, concurrency)
     md += ["## Console agents", "", *(f"- {s.login}: claimed {s.claimed}, replied {s.replied}, closed {s.closed}, "
-                                      f"errors {len(s.errors)}" for s in stats), ""]
+                                      f"errors {len(s.errors)}{agent_errors(s.errors)}" for s in stats), "",
+           "(Connection errors while the gateway is killed are expected: the agent's next round retries.)", ""]
     if not args.no_fuzz:
         print("hostile input: fuzzing the webhook and the console ...", flush=True)
         ok, line = await asyncio.to_thread(fuzz, args.short)
@@ -168,6 +170,11 @@ async def suite(args: argparse.Namespace) -> int:
     print("\n".join(md))
     print(f"\nreport: {out / 'report.md'}")
     return code
+
+
+def agent_errors(errors: list[str]) -> str:
+    kinds = Counter(errors)
+    return f" ({', '.join(f'{kind} ×{n}' for kind, n in kinds.most_common())})" if kinds else ""
 
 
 async def cold(args: argparse.Namespace, users: int, concurrency: int) -> list[str]:
