@@ -16,16 +16,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.knowledge.index import KnowledgeIndex, Signals
+from bot.knowledge.index import WEIGHTED_SIGNALS, KnowledgeIndex, Signals, weighted_sum
 from bot.knowledge.policy import Hit, Thresholds, decide
 
 NONE = "none"
-W_SECOND = (0.0, 0.5, 1.0)
-W_SOFT = (0.0, 0.5, 1.0)
-W_LEXICAL = (0.0, 0.1, 0.2, 0.3)
-W_ANSWER_DENSE = (0.0, 0.2, 0.4)
-W_ANSWER_LEXICAL = (0.0, 0.1, 0.2, 0.3)
-W_CLASSIFIER = (0.0, 0.05, 0.1, 0.2)
+# Weights searched for each fused signal (the best phrasing's dense score has weight 1)
+WEIGHT_GRID = {
+    "w_second": (0.0, 0.5, 1.0),
+    "w_soft": (0.0, 0.5, 1.0),
+    "w_lexical": (0.0, 0.1, 0.2, 0.3),
+    "w_answer_dense": (0.0, 0.2, 0.4),
+    "w_answer_lexical": (0.0, 0.1, 0.2, 0.3),
+    "w_classifier": (0.0, 0.05, 0.1, 0.2),
+}
 # Required 95% lower confidence bound of dev answered-precision (not the point estimate):
 # with no wrong answer on dev this needs 62+ answered questions; the point estimate alone
 # overfitted the dev split (0.99 on dev became 0.935 on test).
@@ -141,29 +144,23 @@ def choose_weights(index: KnowledgeIndex, dev: list[Scored]) -> Thresholds:
     Ranking needs only the fused scores, so every weighting is scored on stacked signal
     matrices at once rather than through `rank` (thousands of weightings in about a second)."""
     answerable = [s for s in dev if s.question.label != NONE]
-    chosen = Thresholds(w_second=0.0, w_soft=0.0, w_lexical=0.0, w_answer_dense=0.0, w_answer_lexical=0.0,
-                        w_classifier=0.0)
+    chosen = Thresholds.from_dict({w: 0.0 for w in WEIGHTED_SIGNALS.values()})
     if not answerable:
         return chosen
     ids = {e.id: i for i, e in enumerate(index.kb.entries)}
     labels = np.array([ids.get(s.question.label, -1) for s in answerable])
-    names = ("dense", "second", "soft", "lexical", "answer_dense", "answer_lexical", "classifier")
-    stacked = {n: np.vstack([getattr(s.signals, n) for s in answerable]) for n in names}
+    stacked = {n: np.vstack([getattr(s.signals, n) for s in answerable]) for n in ("dense", *WEIGHTED_SIGNALS)}
     k = min(3, len(ids))
     best: tuple[float, float, float] | None = None
-    grid = itertools.product(W_SECOND, W_SOFT, W_LEXICAL, W_ANSWER_DENSE, W_ANSWER_LEXICAL, W_CLASSIFIER)
-    for ws, wsoft, wl, wad, wal, wc in grid:
-        fused = (stacked["dense"] + ws * stacked["second"] + wsoft * stacked["soft"] + wl * stacked["lexical"]
-                 + wad * stacked["answer_dense"] + wal * stacked["answer_lexical"] + wc * stacked["classifier"])
+    for weights in itertools.product(*(WEIGHT_GRID[w] for w in WEIGHTED_SIGNALS.values())):
+        th = Thresholds.from_dict(dict(zip(WEIGHTED_SIGNALS.values(), weights, strict=True)))
+        fused = weighted_sum(stacked.__getitem__, th)
+        top1 = float(np.mean(np.argmax(fused, axis=1) == labels))
         top = np.argpartition(-fused, k - 1, axis=1)[:, :k]
-        first = np.argmax(fused, axis=1)
-        top1 = float(np.mean(first == labels))
         top3 = float(np.mean((top == labels[:, None]).any(axis=1)))
-        key = (top1, top3, -(ws + wsoft + wl + wad + wal + wc))
+        key = (top1, top3, -sum(weights))
         if best is None or key > best:
-            best = key
-            chosen = Thresholds(w_second=ws, w_soft=wsoft, w_lexical=wl, w_answer_dense=wad,
-                                w_answer_lexical=wal, w_classifier=wc)
+            best, chosen = key, th
     return chosen
 
 

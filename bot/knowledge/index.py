@@ -48,13 +48,26 @@ class Signals:
     asks_amount: bool = False    # the question asks "how much": only an answer with an amount answers it
 
 
+# Signals fused next to the best phrasing's dense score (weight 1), with their weight's name
+WEIGHTED_SIGNALS = {"second": "w_second", "soft": "w_soft", "lexical": "w_lexical", "answer_dense": "w_answer_dense",
+                    "answer_lexical": "w_answer_lexical", "classifier": "w_classifier"}
+
+
+def weighted_sum(signal: Callable[[str], np.ndarray], th: Thresholds) -> np.ndarray:
+    """The dense score plus every weighted signal; `signal` looks one up by name, so the
+    same sum serves one query's Signals and calibration's stacked matrices."""
+    total = signal("dense")
+    for name, weight in WEIGHTED_SIGNALS.items():
+        w = getattr(th, weight)
+        if w:
+            total = total + w * signal(name)
+    return total
+
+
 def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
     """Weighted mean of the signals; stays on the dense score's scale for the thresholds."""
-    total = (1.0 + th.w_second + th.w_soft + th.w_lexical + th.w_answer_dense + th.w_answer_lexical
-             + th.w_classifier)
-    return (sig.dense + th.w_second * sig.second + th.w_soft * sig.soft + th.w_lexical * sig.lexical
-            + th.w_answer_dense * sig.answer_dense + th.w_answer_lexical * sig.answer_lexical
-            + th.w_classifier * sig.classifier) / total
+    weights = 1.0 + sum(getattr(th, w) for w in WEIGHTED_SIGNALS.values())
+    return weighted_sum(lambda name: getattr(sig, name), th) / weights
 
 
 def index_dir(var_dir: Path, encoder_name: str) -> Path:
