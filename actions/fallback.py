@@ -8,8 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tracker_context import previous_action
+from actions import knowledge_holder
+from actions.tracker_context import context_from, previous_action, slot_events
 from bot import replies
+from bot.knowledge import dialogue
 
 
 class ActionFallback(Action):
@@ -17,6 +19,13 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        # the intent classifier was unsure; the knowledge (with the conversation) may not be
+        text = tracker.latest_message.get("text") or ""
+        ctx = context_from(tracker)
+        turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+        if turn.decision in ("answer", "clarify") or (turn.decision == "smalltalk" and turn.context.applicant):
+            dispatcher.utter_message(text=turn.text, json_message=turn.payload())
+            return slot_events(turn)
         if previous_action(tracker) == "action_fallback":
             dispatcher.utter_message(text=replies.FALLBACK_OFFER_HUMAN,
                                      json_message=replies.payload("fallback", stage=2))

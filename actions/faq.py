@@ -37,8 +37,32 @@ class ActionChooseOption(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         ctx = context_from(tracker)
-        turn = await knowledge_holder.run(lambda index: dialogue.choose(index, text, ctx))
+        if dialogue.is_question_not_choice(text, ctx):  # "发明专利第7年年费多少" has a number, not a pick
+            turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+        else:
+            turn = await knowledge_holder.run(lambda index: dialogue.choose(index, text, ctx))
         return _emit(dispatcher, turn)
+
+
+class ActionSmalltalk(Action):
+    """Greetings, thanks, "are you a bot", out of scope: the intent's reply, unless the message
+    is a patent question the knowledge answers (the intent classifier alone never throws one out)."""
+
+    def name(self) -> str:
+        return "action_smalltalk"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
+        ctx = context_from(tracker)
+        if dialogue.may_be_question(text, intent, ctx):
+            # a greeting or thanks is read alone; "我是学生" (taken for "are you a bot") in context
+            in_context = intent in dialogue.CONTEXT_INTENTS
+            turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx, use_context=in_context))
+            if dialogue.overrides_intent(turn, text):
+                return _emit(dispatcher, turn)
+        dispatcher.utter_message(response=f"utter_{intent}")
+        return []
 
 
 class ActionHandleAffirm(Action):
@@ -68,6 +92,14 @@ class ActionHandleDeny(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         offer = tracker.get_slot("pending_offer")
         ctx = context_from(tracker)
+        text = tracker.latest_message.get("text") or ""
+        if dialogue.strip_denial(text):  # "不对，我问的是外观设计": a correction, read in context
+            turn = await knowledge_holder.run(lambda index: dialogue.correct(index, text, ctx))
+            return _emit(dispatcher, turn)
+        if not dialogue.is_bare_denial(text):  # "不交会怎样" starts like "不是" but asks something
+            turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+            if turn.decision in ("answer", "clarify"):
+                return _emit(dispatcher, turn)
         if offer == "human":
             turn = dialogue.Turn("smalltalk", replies.DENY_ACK, context=dialogue.Context(last_query=ctx.last_query))
             return _emit(dispatcher, turn)

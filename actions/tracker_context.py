@@ -16,6 +16,9 @@ def context_from(tracker: Tracker) -> Context:
         last_entry=tracker.get_slot("faq_last_entry"),
         candidates=list(tracker.get_slot("faq_candidates") or []),
         shown=list(tracker.get_slot("faq_shown") or []),
+        topic=tracker.get_slot("faq_topic"),
+        patent_type=tracker.get_slot("faq_patent_type"),
+        applicant=tracker.get_slot("faq_applicant"),
     )
 
 
@@ -26,6 +29,9 @@ def slot_events(turn: Turn) -> list[dict[str, Any]]:
         SlotSet("faq_last_entry", ctx.last_entry),
         SlotSet("faq_candidates", ctx.candidates),
         SlotSet("faq_shown", ctx.shown),
+        SlotSet("faq_topic", ctx.topic),
+        SlotSet("faq_patent_type", ctx.patent_type),
+        SlotSet("faq_applicant", ctx.applicant),
         SlotSet("pending_offer", turn.offer),
     ]
 

@@ -94,15 +94,30 @@ def _questions(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from bot.ask import ask_all
+    from bot.ask import ask_all, ask_conversations, read_conversations
 
-    questions = _questions(args)
-    if not questions:
-        print("nothing to ask: give questions as arguments or --file FILE", file=sys.stderr)
+    if args.conversation:
+        try:
+            source = sys.stdin if args.conversation == "-" else Path(args.conversation).open(encoding="utf-8")
+        except OSError as exc:
+            print(f"cannot read {args.conversation}: {exc.strerror}", file=sys.stderr)
+            return 2
+        with source:
+            conversations = read_conversations(source)
+        if not conversations:
+            print(f"no conversation in {args.conversation}: one message per line, a blank line between conversations",
+                  file=sys.stderr)
+            return 2
+        rows = ask_conversations(_settings(), conversations)
+    else:
+        rows = None
+    questions = [] if rows is not None else _questions(args)
+    if rows is None and not questions:
+        print("nothing to ask: give questions as arguments, --file FILE or --conversation FILE", file=sys.stderr)
         return 2
 
     async def go() -> None:
-        async for row in ask_all(_settings(), questions):
+        async for row in rows if rows is not None else ask_all(_settings(), questions):
             if args.json:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
             else:
@@ -168,10 +183,15 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.knowledge.report import run_eval
+    from bot.knowledge.report import SETS, run_eval
 
+    sets = tuple(x.strip() for x in args.sets.split(",") if x.strip())
+    unknown = [x for x in sets if x not in SETS]
+    if unknown or not sets:
+        print(f"unknown --sets {', '.join(unknown) or '(none)'}: choose from {', '.join(SETS)}", file=sys.stderr)
+        return 2
     return run_eval(_settings(), split=args.split, out=Path(args.out) if args.out else None,
-                    show_wrong=not args.quiet)
+                    show_wrong=not args.quiet, sets=sets)
 
 
 def cmd_wechat_sim(args: argparse.Namespace) -> int:
@@ -241,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="*")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--file", help="read one question per line (- for stdin)")
+    p.add_argument("--conversation", metavar="FILE",
+                   help="conversations separated by blank lines, one user message per line; each one fresh user")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("doctor", help="check environment, ports, Redis, model and index")
     p.set_defaults(func=cmd_doctor)
@@ -255,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("test", "dev", "all"), default="test")
     p.add_argument("--out", help="JSON report path (default var/reports/eval.json)")
     p.add_argument("--quiet", action="store_true", help="do not list the wrong answers")
+    p.add_argument("--sets", default="split,real,dialogues",
+                   help="comma-separated: split (retrieval on the labelled split), real and dialogues "
+                        "(asked through the served assistant, started privately if none runs)")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("wechat-sim", help="run the local WeChat platform simulator (chat page + platform API)")
     p.set_defaults(func=cmd_wechat_sim)

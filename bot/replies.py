@@ -32,6 +32,28 @@ def clarify_text(questions: list[str], intro: str = CLARIFY_INTRO) -> str:
     return "\n".join(lines)
 
 
+def answer_text(question: str, reply: str) -> str:
+    """The answer, headed by the question it answers, so a mismatch is noticed at once."""
+    return f"关于“{question.rstrip('？?。')}”：\n{reply}"
+
+
+def related_text(questions: list[str]) -> str:
+    lines = ["您可能还想问（回复序号即可）："]
+    lines += [f"{i}. {q}" for i, q in enumerate(questions, 1)]
+    return "\n".join(lines)
+
+
+_TYPE_LABELS = {"invention": "发明", "utility": "实用新型", "design": "外观设计"}
+
+
+def ask_patent_type(types: list[str]) -> str:
+    names = [_TYPE_LABELS[t] for t in types]
+    options = "、".join(names[:-1]) + "还是" + names[-1] if len(names) > 1 else names[0]
+    return f"好的，为了准确回答，请问您问的是{options}专利？直接回复类型即可。"
+
+
+APPLICANT_NOTED = ("好的，了解了。请问您想咨询哪方面的专利问题？比如能否减缴费用、申请费多少、"
+                   "年费怎么交等，您直接提问就可以。")
 NOT_SURE = ("非常抱歉，这个问题我暂时没有把握准确回答。为避免给您不准确的信息，建议由人工客服为您解答，"
             "需要的话请回复“是”或“转人工”；您也可以换个说法再问我。")
 NO_MORE_CANDIDATES = ("非常抱歉没能答到您的问题上。为避免耽误您的事情，建议由人工客服为您解答，"

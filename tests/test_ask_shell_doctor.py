@@ -49,6 +49,26 @@ def test_ask_json_contract_on_the_running_assistant(settings: Settings, rasa_url
     assert by_q["谢谢"]["decision"] == "smalltalk"
 
 
+def test_ask_conversation_runs_each_conversation_as_one_user(settings: Settings, rasa_url: str,
+                                                             tmp_path: Path) -> None:
+    """Issue 14's contract: today's fields plus "conversation" and "turn", both from 0."""
+    conversations = tmp_path / "c.txt"
+    conversations.write_text("发明专利申请费多少\n那实用新型呢\n谢谢\n\n\n我是学生\n转人工\n", encoding="utf-8")
+    result = patentdesk("ask", "--json", "--conversation", str(conversations), env=env_for(settings, rasa_url))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [(r["conversation"], r["turn"]) for r in rows] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]
+    for row in rows:
+        assert tuple(row)[: len(CONTRACT_KEYS)] == CONTRACT_KEYS
+    assert (rows[0]["decision"], rows[0]["entry_id"]) == ("answer", "fee-application-amount")
+    assert (rows[1]["decision"], rows[1]["entry_id"]) == ("answer", "fee-application-amount"), "type follow-up"
+    assert rows[2]["decision"] == "smalltalk"
+    assert rows[3]["decision"] == "smalltalk" and "机器人" not in rows[3]["text"], "我是学生 is not 'are you a bot'"
+    assert rows[4]["decision"] == "handoff"
+    missing = patentdesk("ask", "--json", "--conversation", str(tmp_path / "nope.txt"), env=env_for(settings, rasa_url))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_ask_file_starts_and_stops_its_own_servers(settings: Settings, model: Path, index, tmp_path: Path) -> None:
     questions = tmp_path / "q.txt"
     questions.write_text("发明专利申请费多少钱\n\n年费晚交了怎么办\n", encoding="utf-8")

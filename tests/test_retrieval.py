@@ -99,14 +99,18 @@ def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
     report = evaluate(index, score_all(index, test), index.thresholds)
     print(f"test split: n={report.n} top1={report.top1:.3f} top3={report.top3:.3f} "
           f"coverage={report.coverage:.3f} precision={report.answered_precision:.3f}")
-    # Issue 3's bars: top-1 >= 0.90 and answered-precision >= 0.97 (measured 0.909 and 1.000
-    # with e5-small, the glossary, and the entry classifier as a fused signal)
+    # Issue 3's bars: top-1 >= 0.90 and answered-precision >= 0.97; issue 14's: answered
+    # precision >= 0.98 and no uncovered question answered. Issue 14 also asks 85% of the
+    # answerable ones answered outright: on this split (with the colloquial and uncovered
+    # questions added in issue 14) the ranker answers 0.670 (the old policy 0.28 on the
+    # smaller split), so the guard below holds what is reached and the 0.85 bar stays open.
     assert report.top1 >= 0.90
     assert report.top3 >= 0.97
-    assert report.answered_precision >= 0.97
+    assert report.answered_precision >= 0.98
     assert report.none_answered == 0, "uncovered questions must not be answered"
-    assert report.coverage >= 0.24
-    assert report.decisions.get("handoff", 0) / report.n <= 0.15, "most questions get an answer or options"
+    assert report.coverage_in_kb >= 0.62
+    handed_off = report.decisions_in_kb.get("handoff", 0) / report.n_covered
+    assert handed_off <= 0.15, "most answerable questions get an answer or options"
 
 
 def test_eval_questions_are_not_copied_from_entries(index) -> None:
@@ -137,6 +141,58 @@ def test_close_question_offers_numbered_options_with_the_right_one(index) -> Non
 def test_off_topic_question_is_not_answered(index) -> None:
     for q in ("明天上海会下雨吗", "帮我订一份外卖", "今天股票能买吗"):
         assert dialogue.ask(index, q).decision == "handoff", q
+
+
+def test_common_questions_are_answered_in_one_turn(index) -> None:
+    """Issue 14's examples: each used to get a list of three titles."""
+    expected = {"发明专利申请费多少": "fee-application-amount", "发明专利保护多少年": "types-term",
+                "费减比例是多少": "fee-reduction-rate", "外观设计专利保护几年": "types-term",
+                "年费晚交了怎么办": "annual-fee-late-payment",
+                "PCT进入中国国家阶段的期限是多久": "pct-national-phase-deadline"}
+    for question, entry_id in expected.items():
+        turn = dialogue.ask(index, question)
+        assert (turn.decision, turn.entry_id) == ("answer", entry_id), question
+        question_shown = index.entry(entry_id).question.rstrip("？?")
+        assert turn.text.startswith(f"关于“{question_shown}”"), "the answer says which question it answers"
+        assert "依据" in turn.text
+
+
+def test_ranker_is_calibrated_on_dev_and_stored_with_the_index(index, tmp_path: Path) -> None:
+    assert index.ranker is not None
+    info = index.calibration["ranker"]
+    assert 0.0 < info["answer_threshold"] <= 1.0 and info["dev_examples"] > 100
+    assert info["phrasing_examples"] > 1000, "left-out phrasings train the ranker too"
+    assert sum(row["n"] for row in info["calibration_dev_oof"]) == info["dev_examples"]
+    assert index.ranker.clarify <= index.ranker.threshold
+
+
+def test_facets_read_type_kind_terms_and_applicant() -> None:
+    from bot.knowledge.facets import Facets
+
+    f = Facets.of("实用新型年费交晚了要交多少滞纳金")
+    assert f.types == {"utility"} and f.kind == "amount" and {"年费", "滞纳金"} <= f.terms
+    assert Facets.of("发明人能改吗").types == frozenset(), "发明人 is not the invention type"
+    assert Facets.of("外观专利多久授权").kind == "deadline"
+    assert Facets.of("我们两个公司一起申请").applicant == "joint"
+    assert Facets.of("我是学生").applicant == "individual"
+
+
+def test_type_follow_up_and_correction_keep_the_topic(index) -> None:
+    first = dialogue.ask(index, "发明专利申请费多少")
+    follow = dialogue.ask(index, "那实用新型呢", first.context)
+    assert follow.decision == "answer" and follow.entry_id == "fee-application-amount"
+    assert "实用新型" in (follow.query_used or "") and follow.context.patent_type == "utility"
+    assert dialogue.strip_denial("不对，我问的是外观设计") == "外观设计"
+    assert dialogue.strip_denial("不是这个") == ""
+    corrected = dialogue.correct(index, "不对，我问的是外观设计", follow.context)
+    assert corrected.decision != "answer" or corrected.entry_id != follow.entry_id or \
+        "外观设计" in (corrected.query_used or "")
+
+
+def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
+    turn = dialogue.ask(index, "我是学生")
+    assert turn.decision == "smalltalk" and turn.context.applicant == "individual"
+    assert dialogue.overrides_intent(turn, "我是学生")
 
 
 def test_follow_up_is_understood(index) -> None:
@@ -201,7 +257,7 @@ def test_questions_about_other_offices_are_never_answered_outright(index) -> Non
     for q in ("美国USPTO的office action答复期限是几个月", "EPO的年费什么时候交"):
         sig = index.signals(q)
         assert sig.other_office
-        assert decide(index.rank(sig, index.thresholds, 5), index.thresholds).kind != "answer"
+        assert decide(index.rank(sig, index.thresholds, 5), index.thresholds, index.ranker).kind != "answer"
 
 
 def test_how_much_is_answered_only_by_an_entry_stating_an_amount(index) -> None:
@@ -212,7 +268,8 @@ def test_how_much_is_answered_only_by_an_entry_stating_an_amount(index) -> None:
     hits = index.rank(sig, index.thresholds, 5)
     no_amount = [h for h in hits if not index._states_amount[[e.id for e in index.kb.entries].index(h.entry_id)]]
     assert no_amount and all(h.votes == 0 for h in no_amount)
-    answered = decide(hits, index.thresholds)
+    answered = decide(hits, index.thresholds, index.ranker)
     assert answered.kind != "answer" or "元" in index.entry(answered.hits[0].entry_id).answer
     fee = index.signals("恢复权利请求费多少钱")
-    assert decide(index.rank(fee, index.thresholds, 5), index.thresholds).kind == "answer", "amounts still answer"
+    assert decide(index.rank(fee, index.thresholds, 5), index.thresholds, index.ranker).kind == "answer", \
+        "amounts still answer"

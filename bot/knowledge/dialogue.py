@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import replies
+from bot.knowledge.facets import PATENT_TYPES, TERMS, TYPE_NAMES, applicant_kind, patent_types
+from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
-from bot.knowledge.policy import Hit, decide
+from bot.knowledge.policy import Decision, Hit, decide
 from bot.knowledge.text import compact
 
 
@@ -24,6 +26,9 @@ class Context:
     last_entry: str | None = None
     candidates: list[str] = field(default_factory=list)
     shown: list[str] = field(default_factory=list)
+    topic: str | None = None            # procedural terms of the last entry ("年费 滞纳金")
+    patent_type: str | None = None      # invention | utility | design, once the user named one
+    applicant: str | None = None        # individual | company | institution | joint
 
 
 @dataclass
@@ -34,23 +39,28 @@ class Turn:
     confidence: float | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     context: Context = field(default_factory=Context)
-    offer: str | None = None            # "human" | "candidates" | None
+    offer: str | None = None            # "human" | "candidates" | "related" | "patent_type" | None
     query_used: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        return replies.payload(self.decision, self.entry_id, self.confidence, self.candidates,
-                               query=self.query_used)
+        extra: dict[str, Any] = {"query": self.query_used}
+        if self.offer == "patent_type":
+            extra["asks"] = "patent_type"
+        return replies.payload(self.decision, self.entry_id, self.confidence, self.candidates, **extra)
 
 
-# --- follow-ups ("那实用新型呢") ----------------------------------------------------------
-_TYPE_WORDS = ("发明专利", "实用新型专利", "外观设计专利", "实用新型", "外观设计", "实用型", "发明", "外观")
-_FOLLOW_PREFIX = re.compile(r"^(那么|那|还有|如果是|要是|换成|改成|对于)")
+# --- follow-ups ("那实用新型呢", "能减免吗", "超过了怎么办") ------------------------------------
+_FOLLOW_PREFIX = re.compile(r"^(那么|那|还有|如果是|要是|换成|改成|对于|如果|假如|那要是)")
 _FOLLOW_SUFFIX = re.compile(r"(的话呢|的呢|呢|的话|怎么样|咋样|如何)$")
 _FOLLOW_MAX_CHARS = 12
+# terms that say nothing about which procedure is meant
+_GENERIC_TERMS = frozenset({"费用", "申请"})
+# a message this short without a procedural term of its own leans on the conversation
+_ELLIPTICAL_MAX_CHARS = 16
 
 
 def followup_query(text: str, last_query: str | None) -> str | None:
-    """The standalone question a short follow-up stands for, or None if it is not one."""
+    """The standalone question a short "那X呢" follow-up stands for, or None if it is not one."""
     if not last_query:
         return None
     core = compact(text)
@@ -61,12 +71,76 @@ def followup_query(text: str, last_query: str | None) -> str | None:
     core = _FOLLOW_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", core))
     if not core:
         return None
+    swapped = swap_type(last_query, core)
+    return swapped if swapped else f"{compact(last_query)} {core}"
+
+
+def swap_type(last_query: str, text: str) -> str | None:
+    """The last question asked again for the one patent type `text` names (None: names none)."""
+    new = patent_types(text)
+    if len(new) != 1:
+        return None
+    name = TYPE_NAMES[next(iter(new))]
     last = compact(last_query)
-    new_type = next((w for w in _TYPE_WORDS if w in core), None)
-    old_type = next((w for w in _TYPE_WORDS if w in last), None)
-    if new_type and old_type:
-        return last.replace(old_type, new_type, 1)
-    return f"{last} {core}"
+    for word in _TYPE_WORDS_LONGEST_FIRST:
+        if word in last:
+            return last.replace(word, name, 1)
+    return f"{name}{last}"
+
+
+_TYPE_WORDS_LONGEST_FIRST = ("实用新型专利", "外观设计专利", "发明专利", "实用新型", "外观设计", "实用型", "外观", "发明")
+
+
+UNGROUNDED_CLARIFY = 0.6
+
+
+def talks_patents(text: str) -> bool:
+    """Whether a message names anything of patent procedure (a term, a type, or 专利 itself)."""
+    return bool(own_terms(text) or patent_types(text) or "专利" in compact(text))
+
+
+def own_terms(text: str) -> frozenset[str]:
+    return facet_terms(text) - _GENERIC_TERMS
+
+
+def context_queries(text: str, ctx: Context) -> list[str]:
+    """Readings of a message in the light of the conversation, most literal first."""
+    if not ctx.last_query:
+        return []
+    core = _FOLLOW_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", compact(text))) or compact(text)
+    out: list[str] = []
+    if applicant_kind(core) and not own_terms(core) and frozenset((ctx.topic or "").split()) & _FEE_TOPICS:
+        # "我是学生" / "两个公司一起申请呢" while fees are discussed: what a desk agent hears is
+        # "does the reduction apply to me"
+        out.append(f"{core}可以请求费减吗")
+    swapped = swap_type(ctx.last_query, core)
+    bare_type = swapped is not None and not own_terms(core) and len(core) <= 6
+    if swapped:
+        out.append(swapped)
+    if not bare_type:
+        if ctx.topic:
+            out.append(f"{ctx.topic.replace(' ', '')}{core}")
+        out.append(f"{compact(ctx.last_query)} {core}")
+        if ctx.patent_type and not patent_types(text) and not own_terms(core):
+            out.append(f"{TYPE_NAMES[ctx.patent_type]}{core}")
+    return list(dict.fromkeys(q for q in out if q and q != compact(text)))
+
+
+_FEE_TOPICS = frozenset({"费减", "申请费", "年费", "附加费", "滞纳金"})
+_ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|这项|此")
+_SHORT_CHARS = 8
+
+
+def leans_on_context(text: str, ctx: Context) -> bool:
+    """Whether a message needs the conversation to be understood."""
+    if not ctx.last_query:
+        return False
+    core = compact(text)
+    if len(core) <= _SHORT_CHARS or _ANAPHORA.search(core) or _FOLLOW_PREFIX.search(core):
+        return True
+    if not own_terms(core):
+        return len(core) <= _ELLIPTICAL_MAX_CHARS
+    return bool(_FOLLOW_SUFFIX.search(core)) and len(core) <= _FOLLOW_MAX_CHARS
 
 
 # --- turns ---------------------------------------------------------------------------
@@ -74,48 +148,221 @@ def _candidate_rows(index: KnowledgeIndex, hits: list[Hit] | tuple[Hit, ...]) ->
     rows = []
     for h in hits:
         e = index.entry(h.entry_id)
-        rows.append({"id": h.entry_id, "question": e.question if e else "", "score": round(h.score, 4)})
+        row = {"id": h.entry_id, "question": e.question if e else "", "score": round(h.score, 4)}
+        if h.probability is not None:
+            row["probability"] = round(h.probability, 4)
+        rows.append(row)
     return rows
 
 
+def _confidence(hit: Hit) -> float:
+    return hit.probability if hit.probability is not None else hit.score
+
+
+def _topic_of(index: KnowledgeIndex, entry_id: str) -> str | None:
+    profile = index.profile(entry_id)
+    if profile is None:
+        return None
+    ordered = [t for t in TERMS if t in profile.terms and t not in _GENERIC_TERMS]
+    return " ".join(ordered) or None
+
+
+def _remember(index: KnowledgeIndex, ctx: Context, query: str, entry_id: str | None) -> Context:
+    """The context after this turn: facts the user gave stay until they give others."""
+    named = patent_types(query)
+    applicant = applicant_kind(query) or ctx.applicant
+    return Context(last_query=query, last_entry=entry_id, candidates=[], shown=[entry_id] if entry_id else [],
+                   topic=_topic_of(index, entry_id) if entry_id else ctx.topic,
+                   patent_type=next(iter(named)) if len(named) == 1 else ctx.patent_type, applicant=applicant)
+
+
+def related_hits(index: KnowledgeIndex, hits: list[Hit] | tuple[Hit, ...], answered: str) -> list[Hit]:
+    """One or two other entries the same question came close to (您可能还想问)."""
+    floor = getattr(index.ranker, "clarify", None)
+    out = []
+    for h in hits:
+        if h.entry_id == answered or h.probability is None or floor is None:
+            continue
+        if h.probability >= max(floor, RELATED_FLOOR):
+            out.append(h)
+    return out[:2]
+
+
+RELATED_FLOOR = 0.2
+
+
 def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str | None,
-                 confidence: float | None, candidates: list[dict[str, Any]]) -> Turn:
+                 confidence: float | None, candidates: list[dict[str, Any]],
+                 related: list[Hit] | None = None) -> Turn:
     entry = index.entry(entry_id)
     if entry is None:  # an id from an older index version: do not guess
         return Turn("handoff", replies.NOT_SURE, context=ctx, offer="human")
-    new_ctx = Context(last_query=query or entry.question, last_entry=entry_id, candidates=[],
-                      shown=[entry_id])
-    return Turn("answer", entry.reply_text(), entry_id, confidence, candidates, new_ctx, None, query)
+    new_ctx = _remember(index, ctx, query or entry.question, entry_id)
+    text = replies.answer_text(entry.question, entry.reply_text())
+    offer = None
+    if related:
+        questions = [index.entry(h.entry_id).question for h in related]  # type: ignore[union-attr]
+        text += "\n" + replies.related_text(questions)
+        new_ctx.candidates = [h.entry_id for h in related]
+        offer = "related"
+    return Turn("answer", text, entry_id, confidence, candidates, new_ctx, offer, query)
 
 
-def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None) -> Turn:
-    """A new question (or a follow-up to the previous one)."""
+@dataclass
+class Reading:
+    query: str
+    hits: list[Hit]
+    decision: Decision
+
+
+def _read(index: KnowledgeIndex, query: str, exclude: frozenset[str] = frozenset()) -> Reading:
+    hits = index.search(query, k=5, exclude=exclude)
+    return Reading(query, hits, decide(hits, index.thresholds, index.ranker))
+
+
+def _strength(r: Reading) -> tuple[int, float]:
+    rank = {"answer": 2, "clarify": 1, "handoff": 0}[r.decision.kind]
+    return rank, _confidence(r.hits[0]) if r.hits else 0.0
+
+
+def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[str] = frozenset(),
+            use_context: bool = True) -> Reading:
+    """The reading of a message that the knowledge answers best: as written, or (when it leans
+    on the conversation) completed from the topic, the patent type or the last question."""
+    plain = _read(index, text, exclude)
+    if not use_context or not ctx.last_query:
+        return plain
+    leaning = leans_on_context(text, ctx)
+    if plain.decision.kind == "answer" and not leaning:
+        return plain
+    swapped = swap_type(ctx.last_query, text)
+    # a follow-up asks something further about the topic, so the entry just given is not its
+    # answer again, unless the follow-up only switches the patent type ("那实用新型呢")
+    only_type = bool(swapped) and not own_terms(text)
+    further = exclude | ({ctx.last_entry} if ctx.last_entry and not only_type else set())
+    readings = [_read(index, q, frozenset(further)) for q in context_queries(text, ctx)]
+    if swapped and not own_terms(text):
+        readings.insert(0, _read(index, swapped, exclude))
+    if not readings:
+        return plain
+    # a follow-up that names a new procedure ("能减免吗" after the application fee) is about it
+    new_terms = own_terms(text) - frozenset((ctx.topic or "").split())
+    if new_terms:
+        about_new = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, new_terms)]
+        readings = about_new or readings
+    best = max(readings, key=_strength)
+    if leaning:
+        return best if best.decision.kind == "answer" or plain.decision.kind != "answer" else plain
+    return best if _strength(best) > _strength(plain) else plain
+
+
+def _covers(index: KnowledgeIndex, entry_id: str, wanted: frozenset[str]) -> bool:
+    profile = index.profile(entry_id)
+    return profile is not None and bool(profile.terms & wanted)
+
+
+def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_context: bool = True) -> Turn:
+    """A new question, or a follow-up that leans on the previous ones."""
     ctx = ctx or Context()
-    query = text
-    hits = index.search(text, k=5)
-    decision = decide(hits, index.thresholds)
-    rewritten = followup_query(text, ctx.last_query)
-    if rewritten and decision.kind != "answer":
-        f_hits = index.search(rewritten, k=5)
-        f_decision = decide(f_hits, index.thresholds)
-        if f_decision.kind == "answer" or (f_hits and hits and f_hits[0].score > hits[0].score):
-            hits, decision, query = f_hits, f_decision, rewritten
-    return _turn_for(index, decision.kind, hits, decision.hits, ctx, query)
+    if use_context and ctx.last_query and strip_denial(text):
+        return correct(index, text, ctx)  # "不对，我问的是外观设计", whatever intent the NLU saw
+    if ctx.candidates and ctx.last_query and patent_types(text) and not own_terms(text):
+        picked = _pick_by_type(index, text, ctx)
+        if picked is not None:
+            return picked
+    if use_context and not own_terms(text) and applicant_kind(text) and not ctx.last_query:
+        new_ctx = Context(applicant=applicant_kind(text))
+        return Turn("smalltalk", replies.APPLICANT_NOTED, context=new_ctx, query_used=text)
+    reading = resolve(index, text, ctx, use_context=use_context)
+    return _turn_for(index, reading, ctx)
 
 
-def _turn_for(index: KnowledgeIndex, kind: str, hits: list[Hit], shown_hits, ctx: Context, query: str) -> Turn:
+def _pick_by_type(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None:
+    """After "您问的是发明、实用新型还是外观设计？": the offered entry of the type named."""
+    named = patent_types(text)
+    for entry_id in ctx.candidates:
+        profile = index.profile(entry_id)
+        if profile is not None and profile.types and profile.types <= named:
+            query = swap_type(ctx.last_query or "", text) or text
+            return answer_entry(index, entry_id, ctx, query, None, [])
+    return None
+
+
+def correct(index: KnowledgeIndex, text: str, ctx: Context) -> Turn:
+    """"不对，我问的是外观设计": the same conversation, read again without the rejected entry."""
+    rest = strip_denial(text)
+    if not rest:
+        return not_this_one(index, ctx)
+    exclude = frozenset(e for e in [ctx.last_entry] if e)
+    reading = resolve(index, rest, ctx, exclude=exclude)
+    return _turn_for(index, reading, ctx)
+
+
+_DENIAL = re.compile(r"^(不对|不是这个|不是的|不是|错了|你理解错了|理解错了|答非所问|没说这个|搞错了)"
+                     r"(意思|问题)?[，,。.\s]*(啦|了|哦|呀)?[，,。.\s]*"
+                     r"(我(想|要)?(问|说|咨询)的是|我(想|要)(问|咨询|了解)|我说的是|我问的是|是问|问的是)?")
+
+
+_BARE_DENIAL = re.compile(r"^(不是|不对|不用|没用|不要|不需要|没有|不行|不好|算了|错了|不是的|不是这个|不对哦|不用了|"
+                          r"不是这样|没帮助|没有用|答非所问|理解错了|不|no|nope)+(了|啦|哦|呀|吧|谢谢|的)*$")
+
+
+def is_bare_denial(text: str) -> bool:
+    core = compact(text)
+    if not core or _BARE_DENIAL.match(core):
+        return True
+    return not (talks_patents(core) or _QUESTION_CUE.search(core) or len(core) > 6)
+
+
+_QUESTION_CUE = re.compile(r"怎样|怎么|咋|吗|呢|多少|哪|啥|什么|如何|会不会|能不能|可以")
+
+
+def strip_denial(text: str) -> str:
+    """What a denial goes on to say ("不对，我问的是外观设计" -> "外观设计"); "" when it says
+    nothing more, or when the message is no denial of an answer at all ("不用了")."""
+    core = compact(text)
+    match = _DENIAL.match(core)
+    if not match or not match.group(0):
+        return ""
+    rest = core[match.end():].strip()
+    return rest if talks_patents(rest) else ""
+
+
+def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
+    hits, kind, query = reading.hits, reading.decision.kind, reading.query
     cands = _candidate_rows(index, hits[:3])
     if kind == "answer":
-        return answer_entry(index, hits[0].entry_id, ctx, query, hits[0].score, cands)
+        best = hits[0]
+        return answer_entry(index, best.entry_id, ctx, query, _confidence(best), cands,
+                            related_hits(index, hits[1:4], best.entry_id))
+    if kind == "clarify" and not talks_patents(query) and _confidence(hits[0]) < UNGROUNDED_CLARIFY:
+        kind = "handoff"  # "今天股票能买吗": no patent word, so no list of patent questions either
     if kind == "clarify":
+        shown_hits = list(reading.decision.hits)
         ids = [h.entry_id for h in shown_hits]
+        new_ctx = _remember(index, ctx, query, None)
+        new_ctx.candidates, new_ctx.shown = ids, list(ctx.shown)
+        types = _single_types(index, ids)
+        if len(types) >= 2 and not patent_types(query):
+            return Turn("clarify", replies.ask_patent_type(types), None, _confidence(hits[0]),
+                        _candidate_rows(index, shown_hits), new_ctx, "patent_type", query)
         questions = [index.entry(i).question for i in ids]  # type: ignore[union-attr]
-        new_ctx = Context(last_query=query, last_entry=None, candidates=ids, shown=list(ctx.shown))
-        return Turn("clarify", replies.clarify_text(questions), None, hits[0].score,
+        return Turn("clarify", replies.clarify_text(questions), None, _confidence(hits[0]),
                     _candidate_rows(index, shown_hits), new_ctx, "candidates", query)
-    best = hits[0].score if hits else None
-    new_ctx = Context(last_query=query, last_entry=None, candidates=[], shown=[])
-    return Turn("handoff", replies.NOT_SURE, None, best, cands, new_ctx, "human", query)
+    best_conf = _confidence(hits[0]) if hits else None
+    new_ctx = _remember(index, ctx, query, None)
+    return Turn("handoff", replies.NOT_SURE, None, best_conf, cands, new_ctx, "human", query)
+
+
+def _single_types(index: KnowledgeIndex, ids: list[str]) -> list[str]:
+    """The patent types that tell the offered entries apart, in the usual order."""
+    found = set()
+    for i in ids:
+        profile = index.profile(i)
+        if profile is None or len(profile.types) != 1:
+            return []
+        found |= profile.types
+    return [t for t in PATENT_TYPES if t in found]
 
 
 _CHINESE_NUMERALS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "壹": 1, "贰": 2, "叁": 3}
@@ -142,7 +389,6 @@ def choose(index: KnowledgeIndex, text: str, ctx: Context) -> Turn:
     entry_id = ctx.candidates[n - 1]
     entry = index.entry(entry_id)
     turn = answer_entry(index, entry_id, ctx, entry.question if entry else ctx.last_query, None, [])
-    turn.context.last_query = ctx.last_query or turn.context.last_query
     turn.context.shown = list(dict.fromkeys([*ctx.shown, entry_id]))
     return turn
 
@@ -153,13 +399,46 @@ def not_this_one(index: KnowledgeIndex, ctx: Context) -> Turn:
         return Turn("smalltalk", replies.DENY_ACK, context=ctx)
     excluded = frozenset([*ctx.shown, *ctx.candidates])
     hits = index.search(ctx.last_query, k=3, exclude=excluded)
-    close = [h for h in hits if h.score >= index.thresholds.clarify]
+    floor = index.ranker.clarify if index.ranker is not None else None
+    close = [h for h in hits if (h.probability >= floor if floor is not None and h.probability is not None
+                                 else h.score >= index.thresholds.clarify)]
     if not close:
         new_ctx = Context(last_query=ctx.last_query, shown=list(excluded))
         return Turn("handoff", replies.NO_MORE_CANDIDATES, None, None, [], new_ctx, "human", ctx.last_query)
     ids = [h.entry_id for h in close]
     questions = [index.entry(i).question for i in ids]  # type: ignore[union-attr]
     text = replies.clarify_text(questions, intro=replies.NOT_THESE)
-    new_ctx = Context(last_query=ctx.last_query, candidates=ids, shown=list(excluded))
-    return Turn("clarify", text, None, close[0].score, _candidate_rows(index, close), new_ctx,
+    new_ctx = Context(last_query=ctx.last_query, candidates=ids, shown=list(excluded), topic=ctx.topic,
+                      patent_type=ctx.patent_type, applicant=ctx.applicant)
+    return Turn("clarify", text, None, _confidence(close[0]), _candidate_rows(index, close), new_ctx,
                 "candidates", ctx.last_query)
+
+
+# --- what the NLU's intent leaves to the knowledge ------------------------------------------
+CONTEXT_INTENTS = ("bot_challenge", "out_of_scope")
+_SMALLTALK_ONLY = re.compile(r"^(你好|您好|哈喽|嗨|hi|hello|谢谢|多谢|感谢|谢了|好的|再见|拜拜|88|辛苦了|ok)+")
+
+
+def may_be_question(text: str, intent: str, ctx: Context) -> bool:
+    """Whether a message the NLU took for small talk could still be a patent question."""
+    core = compact(text)
+    if intent in CONTEXT_INTENTS:
+        return True
+    rest = _SMALLTALK_ONLY.sub("", core)
+    return bool(own_terms(rest)) and len(rest) >= 4
+
+
+def overrides_intent(turn: Turn, text: str) -> bool:
+    """A confident answer wins over the intent; so does a fact about the applicant in context."""
+    if turn.decision == "answer":
+        return True
+    told_applicant = applicant_kind(text) is not None and not own_terms(text)
+    return told_applicant and (turn.decision == "clarify" or turn.context.applicant is not None)
+
+
+def is_question_not_choice(text: str, ctx: Context) -> bool:
+    """A message the NLU took for "pick number N" that is really a question."""
+    core = compact(text)
+    if not ctx.candidates:
+        return bool(own_terms(core)) or len(core) > 4
+    return bool(own_terms(core)) and len(core) > 6

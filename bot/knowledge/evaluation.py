@@ -18,6 +18,7 @@ import yaml
 
 from bot.knowledge.index import WEIGHTED_SIGNALS, KnowledgeIndex, Signals, weighted_sum
 from bot.knowledge.policy import Hit, Thresholds, decide
+from bot.knowledge.ranker import calibration_table
 
 NONE = "none"
 # Weights searched for each fused signal (the best phrasing's dense score has weight 1)
@@ -92,6 +93,8 @@ class Report:
     none_answered: int
     decisions: dict[str, int]
     wrong: list[dict] = field(default_factory=list)
+    calibration: list[dict] = field(default_factory=list)   # the ranker's, on these questions
+    decisions_in_kb: dict[str, int] = field(default_factory=dict)  # the same, answerable questions only
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -100,11 +103,18 @@ class Report:
 def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Report:
     top1 = top3 = answered = right = none_answered = covered = answered_in_kb = 0
     decisions: Counter[str] = Counter()
+    decisions_in_kb: Counter[str] = Counter()
     wrong = []
+    tops, firsts_right = [], []
     for s in scored:
         hits = index.rank(s.signals, th, 5)
-        d = decide(hits, th)
+        d = decide(hits, th, index.ranker)
         decisions[d.kind] += 1
+        if s.question.label != NONE:
+            decisions_in_kb[d.kind] += 1
+        if hits and hits[0].probability is not None:
+            tops.append(hits[0].probability)
+            firsts_right.append(hits[0].entry_id == s.question.label)
         label = s.question.label
         ids = [h.entry_id for h in hits]
         if label != NONE:
@@ -131,6 +141,8 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
         none_answered=none_answered,
         decisions=dict(decisions),
         wrong=wrong,
+        calibration=calibration_table(np.asarray(tops), np.asarray(firsts_right)) if tops else [],
+        decisions_in_kb=dict(decisions_in_kb),
     )
 
 

@@ -20,14 +20,17 @@ import numpy as np
 from bot.knowledge.classifier import EntryClassifier
 from bot.knowledge.encoders import Encoder
 from bot.knowledge.entries import Entry, KnowledgeBase
+from bot.knowledge.facets import Facets
 from bot.knowledge.lexical import CharNgramIndex
 from bot.knowledge.policy import Hit, Thresholds
-from bot.knowledge.text import normalize
+from bot.knowledge.ranker import CANDIDATES, EntryProfile, Ranker, pair_features
+from bot.knowledge.text import compact, normalize
 
 log = logging.getLogger(__name__)
 SOFT_T = 20.0
 _AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|千)?元")
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
+UNVOUCHED_CAP = 0.5        # probability at most, when no signal may vouch for an answer
 
 
 class StaleIndexError(RuntimeError):
@@ -46,6 +49,8 @@ class Signals:
     phrasing_dense: np.ndarray   # cosine with every phrasing (to name the closest one)
     other_office: bool = False   # the question names another patent office: never answered outright
     asks_amount: bool = False    # the question asks "how much": only an answer with an amount answers it
+    facets: Facets | None = None # patent type, kind of question, terms, applicant (for the ranker)
+    query_len: int = 0           # characters of the question without punctuation
 
 
 # Signals fused next to the best phrasing's dense score (weight 1), with their weight's name
@@ -84,6 +89,7 @@ class KnowledgeIndex:
     phrasings: list[str]
     answer_vectors: np.ndarray                # (n_entries, dim): answers encoded as passages
     classifier: EntryClassifier | None = None # trained on the phrasing vectors (None: too many entries)
+    ranker: Ranker | None = None              # learned rescoring of the best entries (None: fused score)
     thresholds: Thresholds = field(default_factory=Thresholds)
     built_seconds: float = 0.0
     calibration: dict = field(default_factory=dict)
@@ -92,8 +98,10 @@ class KnowledgeIndex:
         self._lexical = CharNgramIndex(self.phrasings)
         self._answer_lexical = CharNgramIndex([f"{e.question} {e.answer}" for e in self.kb.entries])
         self._entries = {e.id: e for e in self.kb.entries}
+        self._positions = {e.id: i for i, e in enumerate(self.kb.entries)}
         self._encode_query: Callable[[str], np.ndarray] = self._encode_uncached
         self._states_amount = np.array([bool(_AMOUNT.search(e.answer)) for e in self.kb.entries], dtype=bool)
+        self.profiles = [EntryProfile.of(e, bool(a)) for e, a in zip(self.kb.entries, self._states_amount, strict=True)]
         # build() lays each entry's phrasings out contiguously: per-entry maxima are reduceat
         owners = self.phrasing_entry
         grouped = len(owners) == 0 or (owners[0] == 0 and owners[-1] == len(self.kb.entries) - 1
@@ -141,6 +149,10 @@ class KnowledgeIndex:
     def entry(self, entry_id: str) -> Entry | None:
         return self._entries.get(entry_id)
 
+    def profile(self, entry_id: str) -> EntryProfile | None:
+        pos = self._positions.get(entry_id)
+        return None if pos is None else self.profiles[pos]
+
     def cache_queries(self, size: int) -> None:
         """Remember the vectors of the last `size` distinct questions (after normalising).
 
@@ -169,6 +181,8 @@ class KnowledgeIndex:
             phrasing_dense=phrasing_dense,
             other_office=self.kb.glossary.names_other_office(query),
             asks_amount=self.kb.glossary.asks_amount(query),
+            facets=Facets.of(q),
+            query_len=len(compact(query)),
         )
 
     def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:
@@ -196,24 +210,49 @@ class KnowledgeIndex:
         start, stop = int(self._starts[entry]), int(self._stops[entry])
         return self.phrasings[start + int(np.argmax(sig.phrasing_dense[start:stop]))]
 
-    def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset()) -> list[Hit]:
+    def candidate_features(self, sig: Signals, th: Thresholds, k: int = CANDIDATES,
+                           exclude: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """The k best entries by fused score, their ranker features, and their single-signal votes."""
         fused = fuse(sig, th)
         firsts = [int(np.argmax(v)) for v in (sig.dense, sig.answer_dense, sig.lexical, sig.answer_lexical)] if len(fused) else []
         if sig.other_office:  # no signal vouches for an answer about another office's rules
             firsts = []
-        hits: list[Hit] = []
-        for e in np.argsort(-fused):
-            entry = self.kb.entries[int(e)]
-            if entry.id in exclude:
-                continue
+        order = [int(e) for e in np.argsort(-fused)[: k + len(exclude)] if self.kb.entries[int(e)].id not in exclude][:k]
+        votes = []
+        for e in order:
             # "how much" is not answered by an entry that names the fee but not its amount
             vouched = not sig.asks_amount or bool(self._states_amount[e])
-            votes = sum(f == int(e) for f in firsts) if vouched else 0
-            hits.append(Hit(entry.id, float(fused[e]), float(sig.dense[e]), float(sig.lexical[e]),
-                            self.closest_phrasing(sig, int(e)), votes))
-            if len(hits) >= k:
-                break
-        return hits
+            votes.append(sum(f == e for f in firsts) if vouched else 0)
+        if not order:
+            return np.zeros((0, 0)), np.zeros(0, np.int64), []
+        best = float(fused[order[0]])
+        facets = sig.facets or Facets(frozenset(), None, frozenset(), None)
+        rows = []
+        for pos, e in enumerate(order):
+            others = [float(fused[o]) for o in order if o != e]
+            runner_up = max(others) if others else 0.0
+            singles = {n: float(getattr(sig, n)[e]) for n in ("dense", *WEIGHTED_SIGNALS)}
+            rows.append(pair_features(singles, float(fused[e]), best, runner_up, pos == 0, votes[pos], facets,
+                                      self.profiles[e], sig.asks_amount, sig.other_office, sig.query_len))
+        return np.asarray(rows, dtype=np.float64), np.asarray(order, dtype=np.int64), votes
+
+    def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset(),
+             ranker: Ranker | None = None) -> list[Hit]:
+        """The k best entries: by the ranker's probability when there is one, else by fused score."""
+        ranker = ranker if ranker is not None else self.ranker
+        fused = fuse(sig, th)
+        rows, order, votes = self.candidate_features(sig, th, max(k, CANDIDATES), exclude)
+        probs = ranker.probabilities(rows) if ranker is not None and len(order) else None
+        if probs is not None:
+            # never an answer outright: another office's rules, or "how much" from an entry without an amount
+            capped = np.array([sig.other_office or (sig.asks_amount and not self._states_amount[e]) for e in order])
+            probs = np.where(capped, np.minimum(probs, UNVOUCHED_CAP), probs)
+        hits = [Hit(self.kb.entries[int(e)].id, float(fused[e]), float(sig.dense[e]), float(sig.lexical[e]),
+                    self.closest_phrasing(sig, int(e)), votes[i], None if probs is None else float(probs[i]))
+                for i, e in enumerate(order)]
+        if probs is not None:
+            hits.sort(key=lambda h: -(h.probability or 0.0))
+        return hits[:k]
 
     def search(self, query: str, k: int = 5, exclude: frozenset[str] = frozenset()) -> list[Hit]:
         return self.rank(self.signals(query), self.thresholds, k, exclude)
@@ -228,6 +267,7 @@ class KnowledgeIndex:
             "entries": len(self.kb),
             "phrasings": len(self.phrasings),
             "thresholds": self.thresholds.to_dict(),
+            "ranker": self.ranker.to_dict() if self.ranker is not None else None,
             "calibration": self.calibration,
             "built_seconds": round(self.built_seconds, 3),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -275,6 +315,7 @@ class KnowledgeIndex:
         classifier = (EntryClassifier(arrays["classifier_coef"], arrays["classifier_intercept"])
                       if "classifier_coef" in arrays else None)
         return cls(kb, encoder, vectors, arrays["phrasing_entry"], phrasings, arrays["answer_vectors"], classifier,
+                   ranker=Ranker.from_dict(meta.get("ranker") or {}),
                    thresholds=Thresholds.from_dict(meta.get("thresholds", {})),
                    built_seconds=float(meta.get("built_seconds", 0.0)),
                    calibration=meta.get("calibration", {}))

@@ -10,9 +10,14 @@ A wrong fee or deadline can cost a user their patent, so the answer threshold is
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 DecisionKind = Literal["answer", "clarify", "handoff"]
+
+
+class RankerCut(Protocol):
+    threshold: float     # probability needed to answer outright
+    clarify: float       # probability needed to be offered as an option
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Hit:
     lexical: float
     phrasing: str
     votes: int = 0          # how many single signals also rank this entry first (0-4)
+    probability: float | None = None   # the ranker's probability that this entry answers the question
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,15 @@ def margin_of(hits: list[Hit] | tuple[Hit, ...]) -> float:
     return hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
 
 
-def decide(hits: list[Hit], th: Thresholds) -> Decision:
+def decide(hits: list[Hit], th: Thresholds, ranker: RankerCut | None = None) -> Decision:
+    """With a ranker: answer when its probability clears the calibrated threshold, offer the
+    entries it finds plausible otherwise. Without one: the fused score and unanimity rules."""
+    if ranker is not None and hits and hits[0].probability is not None:
+        best = hits[0]
+        if best.lexical >= th.exact or best.probability >= ranker.threshold:  # type: ignore[operator]
+            return Decision("answer", tuple(hits[: th.max_candidates]))
+        close = [h for h in hits[: th.max_candidates] if (h.probability or 0.0) >= ranker.clarify]
+        return Decision("clarify" if close else "handoff", tuple(close or hits[: th.max_candidates]))
     if not hits or hits[0].score < th.clarify:
         return Decision("handoff", tuple(hits[: th.max_candidates]))
     best = hits[0]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
 
 from bot.config import Settings
-from bot.knowledge.evaluation import evaluate, load_questions, score_all
+from bot.knowledge.eval_sets import load_dialogues, load_real
+from bot.knowledge.evaluation import Report, evaluate, load_questions, score_all
 from bot.knowledge.service import eval_dir, load_or_build
+
+SETS = ("split", "real", "dialogues")
 
 
 def run_eval(settings: Settings, split: str = "test", out: Path | None = None, show_wrong: bool = True,
-             stream=None) -> int:
+             stream=None, sets: tuple[str, ...] = SETS) -> int:
     stream = stream or sys.stdout
     index = load_or_build(settings)
     questions = load_questions(eval_dir(settings))
@@ -29,13 +33,62 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
         f"uncovered-answered={report.none_answered}\n"
         f"decisions={report.decisions} thresholds={index.thresholds.to_dict()}\n"
     )
+    outcomes = split_outcomes(report)
+    stream.write(f"answered right={outcomes['right']} answered wrong={outcomes['wrong']} "
+                 f"clarified={outcomes['clarified']} handed off={outcomes['handed_off']}\n")
     if show_wrong:
         for w in report.wrong:
             stream.write(f"  WRONG {w['q']!r}: expected {w['expected']}, answered {w['answered']} ({w['score']})\n")
+    ranker_info = index.calibration.get("ranker") or {}
+    if ranker_info:
+        stream.write(f"ranker calibration (answer threshold {ranker_info.get('answer_threshold')}; predicted "
+                     "probability of the first pick against how often it was right):\n")
+        stream.write(calibration_lines("dev, out of fold", ranker_info.get("calibration_dev_oof") or []))
+        stream.write(calibration_lines(f"{split} split", report.calibration))
+    data = report.as_dict() | {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
+                               "calibration": index.calibration, "outcomes": outcomes}
+    if "real" in sets or "dialogues" in sets:
+        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong))
     out = out or settings.var_dir / "reports" / f"eval-{split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    data = report.as_dict() | {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
-                               "calibration": index.calibration}
     out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     stream.write(f"report: {out}\n")
     return 0
+
+
+def split_outcomes(report: Report) -> dict[str, int]:
+    d = report.decisions
+    wrong = len(report.wrong)
+    return {"right": d.get("answer", 0) - wrong, "wrong": wrong, "clarified": d.get("clarify", 0),
+            "handed_off": d.get("handoff", 0)}
+
+
+def calibration_lines(title: str, rows: list[dict]) -> str:
+    lines = [f"  {title}:"]
+    for r in rows:
+        if r["n"]:
+            lines.append(f"    {r['bucket']}  n={r['n']:<4} predicted={r['predicted']:.3f} observed={r['observed']:.3f}")
+    return "\n".join(lines) + "\n"
+
+
+async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_wrong: bool) -> dict:
+    from bot.knowledge.served_eval import dialogue_report, real_report
+
+    data: dict = {}
+    folder = eval_dir(settings)
+    if "real" in sets and (questions := load_real(folder / "real")):
+        real = await real_report(settings, questions)
+        c, u = real.covered, real.uncovered
+        stream.write(
+            f"real questions={real.n} covered={real.n_covered}: answered right={c.get('right', 0)} "
+            f"({real.covered_right:.1%}) answered wrong={c.get('wrong', 0)} ({real.covered_wrong:.1%}) "
+            f"clarified={c.get('clarified', 0)} handed off={c.get('handed_off', 0)} other={c.get('other', 0)}; "
+            f"uncovered={real.n - real.n_covered}: answered with a fact={real.uncovered_answered} "
+            f"clarified={u.get('clarified', 0)} handed off={u.get('handed_off', 0)} other={u.get('other', 0)}\n")
+        data["real"] = real.as_dict()
+    if "dialogues" in sets and (dialogues := load_dialogues(folder / "dialogues")):
+        dlg = await dialogue_report(settings, dialogues)
+        stream.write(f"dialogues={dlg.conversations} turns={dlg.turns} turns right={dlg.right} "
+                     f"({dlg.turns_right:.1%}) decisions={dlg.decisions}\n")
+        data["dialogues"] = dlg.as_dict()
+    return data

@@ -10,6 +10,7 @@ from bot.knowledge.encoders import Encoder, make_encoder
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.knowledge.evaluation import calibrate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError
+from bot.knowledge.ranker_training import fit_ranker
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,10 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
     known = kb.by_id()
     questions = [q for q in questions if q.label == "none" or q.label in known]
     if questions:
-        index.thresholds, index.calibration = calibrate(index, score_all(index, questions))
+        dev = score_all(index, questions)
+        index.thresholds, index.calibration = calibrate(index, dev)
+        index.ranker, index.calibration["ranker"] = fit_ranker(
+            index, [s.signals for s in dev], [{s.question.label} for s in dev], index.thresholds)
     else:
         log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
     index.save(settings.var_dir)

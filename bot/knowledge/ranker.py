@@ -1,0 +1,124 @@
+"""A learned ranker over the retrieval signals and the facets a patent-desk agent listens for.
+
+The fused score says how close a question is to an entry's words; it cannot tell "发明专利
+保护多少年" from "外观设计保护多少年", or "how much" from "by when". The ranker rescores
+the few best entries with the signals plus facet agreement (patent type, kind of question,
+procedural terms, amounts) and gives each a probability of being the right answer. It is
+a logistic regression fitted on the dev split; its probability, checked out of fold on
+dev, sets the answer threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.knowledge.entries import Entry
+from bot.knowledge.facets import Facets, patent_types, question_kind, terms
+
+CANDIDATES = 8          # entries rescored per question (by fused score)
+FEATURES = (
+    "fused", "dense", "second", "soft", "lexical", "answer_dense", "answer_lexical", "classifier",
+    "gap_to_best", "lead", "is_first", "votes",
+    "type_match", "type_conflict", "type_unasked", "kind_match", "kind_conflict",
+    "term_overlap", "terms_missing", "terms_extra", "amount_stated", "amount_missing", "other_office",
+    "short_query",
+)
+
+
+@dataclass(frozen=True)
+class EntryProfile:
+    """An entry's facets, read from its question and phrasings (what it is about)."""
+
+    types: frozenset[str]        # the patent types its question names (empty: all or none)
+    kind: str | None
+    terms: frozenset[str]        # procedural terms of its question and most phrasings
+    all_terms: frozenset[str]    # every term in its phrasings and answer
+    states_amount: bool
+
+    @classmethod
+    def of(cls, entry: Entry, states_amount: bool) -> EntryProfile:
+        phrasings = entry.phrasings()
+        counts: dict[str, int] = {}
+        for p in phrasings:
+            for t in terms(p):
+                counts[t] = counts.get(t, 0) + 1
+        core = {t for t, c in counts.items() if c >= max(2, 0.3 * len(phrasings))} | set(terms(entry.question))
+        every = set(counts) | set(terms(entry.answer))
+        return cls(patent_types(entry.question), question_kind(entry.question), frozenset(core),
+                   frozenset(every), states_amount)
+
+
+def pair_features(signals: dict[str, float], fused: float, best: float, runner_up: float, is_first: bool,
+                  votes: int, q: Facets, e: EntryProfile, asks_amount: bool, other_office: bool,
+                  query_len: int) -> list[float]:
+    type_match = bool(q.types & e.types)
+    type_conflict = bool(q.types) and bool(e.types) and not (q.types & e.types)
+    union = q.terms | e.terms
+    overlap = len(q.terms & e.terms) / len(union) if union else 0.0
+    return [
+        fused, signals["dense"], signals["second"], signals["soft"], signals["lexical"],
+        signals["answer_dense"], signals["answer_lexical"], signals["classifier"],
+        best - fused, fused - runner_up if is_first else 0.0, float(is_first), votes / 4.0,
+        float(type_match), float(type_conflict), float(not q.types and bool(e.types)),
+        float(q.kind is not None and q.kind == e.kind),
+        float(q.kind is not None and e.kind is not None and q.kind != e.kind),
+        overlap, min(len(q.terms - e.all_terms), 3) / 3.0, min(len(e.terms - q.terms), 3) / 3.0,
+        float(asks_amount and e.states_amount), float(asks_amount and not e.states_amount),
+        float(other_office), float(query_len <= 6),
+    ]
+
+
+@dataclass
+class Ranker:
+    """Logistic regression on standardised pair features (numpy only at serving time)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float = 1.01      # probability needed to answer outright (set by calibration)
+    clarify: float = 0.15        # best probability needed to offer numbered options
+
+    def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    @classmethod
+    def fit(cls, rows: np.ndarray, labels: np.ndarray, c: float = 1.0) -> Ranker:
+        from sklearn.linear_model import LogisticRegression
+
+        mean = rows.mean(axis=0)
+        scale = rows.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        model = LogisticRegression(C=c, max_iter=2000, class_weight=None)
+        model.fit((rows - mean) / scale, labels)
+        return cls(mean.astype(np.float64), scale.astype(np.float64), model.coef_[0].astype(np.float64),
+                   float(model.intercept_[0]))
+
+    def to_dict(self) -> dict:
+        return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
+                "clarify": self.clarify}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> Ranker | None:
+        if not raw or raw.get("features") != list(FEATURES):
+            return None
+        return cls(np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["coef"]), float(raw["intercept"]),
+                   float(raw["threshold"]), float(raw["clarify"]))
+
+
+BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0001)
+
+
+def calibration_table(tops: np.ndarray, right: np.ndarray) -> list[dict]:
+    """Predicted probability of the first pick against how often it was right, by bucket."""
+    rows = []
+    for lo, hi in zip(BUCKETS, BUCKETS[1:], strict=False):
+        m = (tops >= lo) & (tops < hi)
+        rows.append({"bucket": f"{lo:.2f}-{min(hi, 1.0):.2f}", "n": int(m.sum()),
+                     "predicted": round(float(tops[m].mean()), 3) if m.any() else None,
+                     "observed": round(float(right[m].mean()), 3) if m.any() else None})
+    return rows

@@ -1,0 +1,90 @@
+"""The real-question and dialogue sets, asked through the served assistant.
+
+They go through Rasa (NLU, rules, actions, thresholds) exactly as `patentdesk ask` does, so
+an intent that throws out a patent question, or a follow-up the context loses, counts
+against the figures; the retrieval-only split figures cannot show either.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bot.ask import ask_all, ask_conversations
+from bot.config import Settings
+from bot.knowledge.eval_sets import Dialogue, RealQuestion, real_outcome, turn_right
+
+
+@dataclass
+class RealReport:
+    n: int
+    n_covered: int
+    covered: dict[str, int]          # right | wrong | clarified | handed_off | other
+    uncovered: dict[str, int]        # the same outcomes for questions no entry answers
+    wrong: list[dict] = field(default_factory=list)
+
+    @property
+    def covered_right(self) -> float:
+        return self.covered.get("right", 0) / self.n_covered if self.n_covered else 0.0
+
+    @property
+    def covered_wrong(self) -> float:
+        return self.covered.get("wrong", 0) / self.n_covered if self.n_covered else 0.0
+
+    @property
+    def uncovered_answered(self) -> int:
+        return sum(v for k, v in self.uncovered.items() if k in ("right", "wrong"))
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "n_covered": self.n_covered, "covered": self.covered, "uncovered": self.uncovered,
+                "covered_right": round(self.covered_right, 4), "covered_wrong": round(self.covered_wrong, 4),
+                "uncovered_answered": self.uncovered_answered, "wrong": self.wrong}
+
+
+async def real_report(settings: Settings, questions: list[RealQuestion]) -> RealReport:
+    covered: Counter[str] = Counter()
+    uncovered: Counter[str] = Counter()
+    wrong = []
+    by_text = {q.text: q for q in questions}
+    async for row in ask_all(settings, [q.text for q in questions]):
+        q = by_text[row["question"]]
+        outcome = real_outcome(q.labels, row["decision"], row["entry_id"])
+        (covered if q.labels else uncovered)[outcome] += 1
+        if outcome == "wrong":
+            wrong.append({"q": q.text, "expected": sorted(q.labels) or "none", "answered": row["entry_id"]})
+    n_covered = sum(1 for q in questions if q.labels)
+    return RealReport(len(questions), n_covered, dict(covered), dict(uncovered), wrong)
+
+
+@dataclass
+class DialogueReport:
+    conversations: int
+    turns: int
+    right: int
+    decisions: dict[str, int]
+    misses: list[dict] = field(default_factory=list)
+
+    @property
+    def turns_right(self) -> float:
+        return self.right / self.turns if self.turns else 0.0
+
+    def as_dict(self) -> dict:
+        return {"conversations": self.conversations, "turns": self.turns, "right": self.right,
+                "turns_right": round(self.turns_right, 4), "decisions": self.decisions, "misses": self.misses}
+
+
+async def dialogue_report(settings: Settings, dialogues: list[Dialogue]) -> DialogueReport:
+    right = turns = 0
+    decisions: Counter[str] = Counter()
+    misses = []
+    async for row in ask_conversations(settings, [[t.user for t in d.turns] for d in dialogues]):
+        d = dialogues[row["conversation"]]
+        expect = d.turns[row["turn"]].expect
+        ok = turn_right(expect, row["decision"], row["entry_id"])
+        turns += 1
+        right += ok
+        decisions[row["decision"]] += 1
+        if not ok:
+            misses.append({"dialogue": d.name, "turn": row["turn"], "user": row["question"],
+                           "expected": sorted(expect), "decision": row["decision"], "entry_id": row["entry_id"]})
+    return DialogueReport(len(dialogues), turns, right, dict(decisions), misses)

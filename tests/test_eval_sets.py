@@ -1,0 +1,63 @@
+"""The measuring sets of issue 14: real public questions and dialogues, and how turns are judged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bot.knowledge.entries import load_knowledge
+from bot.knowledge.eval_sets import load_dialogues, load_real, real_outcome, turn_right
+from bot.knowledge.text import compact
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ROOT / "data" / "eval"
+
+
+def _phrasings() -> set[str]:
+    kb = load_knowledge(ROOT / "knowledge")
+    return {compact(p) for e in kb.entries for p in e.phrasings()}
+
+
+def test_real_questions_carry_sources_and_existing_labels() -> None:
+    known = load_knowledge(ROOT / "knowledge").by_id()
+    questions = load_real(EVAL / "real")
+    assert len(questions) >= 50  # issue 14 asks 150: what could be found honestly is in the closing note
+    assert all(q.source for q in questions)
+    assert all(label in known for q in questions for label in q.labels)
+    assert len({compact(q.text) for q in questions}) == len(questions), "no question twice"
+
+
+def test_measuring_sets_never_train() -> None:
+    """Their wording appears neither in the knowledge phrasings nor in the NLU training data."""
+    phrasings = _phrasings()
+    nlu = set()
+    for path in (ROOT / "data").glob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []) or []:
+            nlu |= {compact(line.lstrip("- ")) for line in str(block.get("examples", "")).splitlines() if line.strip()}
+    real = {compact(q.text) for q in load_real(EVAL / "real")}
+    turns = {compact(t.user) for d in load_dialogues(EVAL / "dialogues") for t in d.turns if len(compact(t.user)) > 4}
+    assert not real & phrasings and not real & nlu
+    assert not turns & phrasings and not turns & nlu
+
+
+def test_dialogues_have_two_to_five_turns_with_known_expectations() -> None:
+    known = load_knowledge(ROOT / "knowledge").by_id()
+    dialogues = load_dialogues(EVAL / "dialogues")
+    assert len(dialogues) >= 40
+    for d in dialogues:
+        assert 2 <= len(d.turns) <= 5, d.name
+        for t in d.turns:
+            assert t.expect and all(x in known or x in ("clarify", "handoff", "smalltalk", "no_fact") for x in t.expect)
+    dev = load_dialogues(EVAL / "dialogues", ("dev.yml",))
+    assert dev and not {d.name for d in dev} & {d.name for d in dialogues}, "dev and test are separate sets"
+
+
+def test_turn_and_real_question_judging() -> None:
+    assert turn_right(frozenset({"a", "b"}), "answer", "b")
+    assert not turn_right(frozenset({"a"}), "clarify", None)
+    assert turn_right(frozenset({"no_fact"}), "clarify", None) and not turn_right(frozenset({"no_fact"}), "answer", "a")
+    assert turn_right(frozenset({"smalltalk"}), "smalltalk", None)
+    assert real_outcome(frozenset({"a"}), "answer", "a") == "right"
+    assert real_outcome(frozenset(), "answer", "a") == "wrong"
+    assert real_outcome(frozenset({"a"}), "handoff", None) == "handed_off"
