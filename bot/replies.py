@@ -26,6 +26,9 @@ CLARIFY_INTRO = "您好，为了准确回答，想跟您确认一下，您想咨
 
 
 def clarify_text(questions: list[str], intro: str = CLARIFY_INTRO) -> str:
+    if len(questions) == 1 and intro == CLARIFY_INTRO:  # one candidate: a yes-or-no question, not a list
+        return (f"您好，想跟您确认一下，您是想问“{questions[0].rstrip('？?')}”吗？是的话回复“是”或“1”即可；"
+                "如果不是，欢迎换个说法再问我，或回复“转人工”。")
     lines = [intro]
     lines += [f"{i}. {q}" for i, q in enumerate(questions, 1)]
     lines.append("如果都不是，欢迎换个说法再问我，或回复“转人工”。")

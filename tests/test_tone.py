@@ -15,7 +15,9 @@ def all_reply_texts() -> list[str]:
     domain = yaml.safe_load((Path(__file__).parent.parent / "domain.yml").read_text(encoding="utf-8"))
     texts = [v["text"] for variants in domain["responses"].values() for v in variants]
     texts += [getattr(replies, n) for n in dir(replies) if n.isupper() and isinstance(getattr(replies, n), str)]
-    texts += [replies.clarify_text(["问题一", "问题二"]), replies.choose_out_of_range(3)]
+    texts += [replies.clarify_text(["问题一", "问题二"]), replies.clarify_text(["问题一"]), replies.choose_out_of_range(3)]
+    texts += [replies.related_text(["问题一", "问题二"]), replies.ask_patent_type(["invention", "utility", "design"]),
+              replies.ask_patent_type(["utility", "design"])]
     texts += [replies.welcome_text(("费用", "年费"))]
     texts += [replies.handoff_queued(c, p, w) for c in (True, False) for p in (1, 3) for w in (None, 30, 600)]
     texts += [replies.queue_update(2, 120), *(replies.leave_offer(r) for r in ("closed", "busy", "timeout"))]

@@ -112,7 +112,7 @@ def context_queries(text: str, ctx: Context) -> list[str]:
     if applicant_kind(core) and not own_terms(core) and frozenset((ctx.topic or "").split()) & _FEE_TOPICS:
         # "我是学生" / "两个公司一起申请呢" while fees are discussed: what a desk agent hears is
         # "does the reduction apply to me"
-        out.append(f"{core}可以请求费减吗")
+        out.append(f"{core}符合费减条件吗")
     swapped = swap_type(ctx.last_query, core)
     bare_type = swapped is not None and not own_terms(core) and len(core) <= 6
     if swapped:
