@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import replies
-from bot.knowledge.facets import PATENT_TYPES, TERMS, TYPE_NAMES, applicant_kind, patent_types
+from bot.knowledge.facets import (
+    PATENT_TYPES,
+    TERMS,
+    TYPE_NAMES,
+    TYPE_WORDS,
+    applicant_kind,
+    patent_types,
+)
 from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.policy import Decision, Hit, decide
@@ -82,13 +89,10 @@ def swap_type(last_query: str, text: str) -> str | None:
         return None
     name = TYPE_NAMES[next(iter(new))]
     last = compact(last_query)
-    for word in _TYPE_WORDS_LONGEST_FIRST:
+    for word, _ in TYPE_WORDS:  # longest first
         if word in last:
             return last.replace(word, name, 1)
     return f"{name}{last}"
-
-
-_TYPE_WORDS_LONGEST_FIRST = ("实用新型专利", "外观设计专利", "发明专利", "实用新型", "外观设计", "实用型", "外观", "发明")
 
 
 UNGROUNDED_CLARIFY = 0.6

@@ -16,7 +16,7 @@ from bot.knowledge.text import compact
 PATENT_TYPES = ("invention", "utility", "design")
 TYPE_NAMES = {"invention": "发明", "utility": "实用新型", "design": "外观设计"}
 # longest first: "实用新型" must not also count as "新型"; "外观设计" before "外观"
-_TYPE_WORDS = (
+TYPE_WORDS = (
     ("实用新型专利", "utility"), ("外观设计专利", "design"), ("发明专利", "invention"),
     ("实用新型", "utility"), ("外观设计", "design"), ("实用型", "utility"), ("新型", "utility"),
     ("外观", "design"), ("发明", "invention"),
@@ -29,7 +29,7 @@ def patent_types(text: str) -> frozenset[str]:
     """The patent types a text names (empty: it names none)."""
     t = _NOT_TYPE.sub("", compact(text))
     found: set[str] = set()
-    for word, kind in _TYPE_WORDS:
+    for word, kind in TYPE_WORDS:
         if word in t:
             found.add(kind)
             t = t.replace(word, "")

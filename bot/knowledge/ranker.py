@@ -85,18 +85,6 @@ class Ranker:
         z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
-    @classmethod
-    def fit(cls, rows: np.ndarray, labels: np.ndarray, c: float = 1.0) -> Ranker:
-        from sklearn.linear_model import LogisticRegression
-
-        mean = rows.mean(axis=0)
-        scale = rows.std(axis=0)
-        scale[scale < 1e-6] = 1.0
-        model = LogisticRegression(C=c, max_iter=2000, class_weight=None)
-        model.fit((rows - mean) / scale, labels)
-        return cls(mean.astype(np.float64), scale.astype(np.float64), model.coef_[0].astype(np.float64),
-                   float(model.intercept_[0]))
-
     def to_dict(self) -> dict:
         return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
