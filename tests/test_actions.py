@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from threadpoolctl import threadpool_info
 
+from actions import knowledge_holder
 from actions.fallback import ActionFallback
 from actions.faq import ActionHandleAffirm, ActionHandleDeny
 from actions.handoff import ActionHandoff
@@ -21,6 +24,20 @@ def tracker(events: list[dict[str, Any]], slots: dict[str, Any] | None = None, i
 
 def said(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
     return [m["custom"]["patentdesk"] for m in dispatcher.messages if m.get("custom")]
+
+
+@pytest.fixture(autouse=True)
+def served_index(index):
+    """The actions search the session's index (the fallback asks the knowledge first)."""
+    knowledge_holder.serve(index)
+
+
+async def test_searches_run_with_one_thread_where_they_serve() -> None:
+    """OpenMP's thread count is per calling thread: the search thread must set its own."""
+    pools = await knowledge_holder.run(lambda index: (index.search("年费怎么交"), threadpool_info())[1])
+    counted = [p for p in pools if p["user_api"] in ("openmp", "blas")]
+    assert counted, "the encoder's OpenMP and BLAS are loaded"
+    assert all(p["num_threads"] == 1 for p in counted), counted
 
 
 async def test_first_fallback_asks_to_rephrase() -> None:
