@@ -245,8 +245,6 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     only_type = bool(swapped) and not own_terms(text)
     further = exclude | ({ctx.last_entry} if ctx.last_entry and not only_type else set())
     readings = [_read(index, q, frozenset(further)) for q in context_queries(text, ctx)]
-    if swapped and not own_terms(text):
-        readings.insert(0, _read(index, swapped, exclude))
     if not readings:
         return plain
     # a follow-up that names a new procedure ("能减免吗" after the application fee) is about it

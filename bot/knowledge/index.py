@@ -211,9 +211,10 @@ class KnowledgeIndex:
         return self.phrasings[start + int(np.argmax(sig.phrasing_dense[start:stop]))]
 
     def candidate_features(self, sig: Signals, th: Thresholds, k: int = CANDIDATES,
-                           exclude: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray, list[int]]:
+                           exclude: frozenset[str] = frozenset(),
+                           fused: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """The k best entries by fused score, their ranker features, and their single-signal votes."""
-        fused = fuse(sig, th)
+        fused = fuse(sig, th) if fused is None else fused
         firsts = [int(np.argmax(v)) for v in (sig.dense, sig.answer_dense, sig.lexical, sig.answer_lexical)] if len(fused) else []
         if sig.other_office:  # no signal vouches for an answer about another office's rules
             firsts = []
@@ -241,7 +242,7 @@ class KnowledgeIndex:
         """The k best entries: by the ranker's probability when there is one, else by fused score."""
         ranker = ranker if ranker is not None else self.ranker
         fused = fuse(sig, th)
-        rows, order, votes = self.candidate_features(sig, th, max(k, CANDIDATES), exclude)
+        rows, order, votes = self.candidate_features(sig, th, max(k, CANDIDATES), exclude, fused)
         probs = ranker.probabilities(rows) if ranker is not None and len(order) else None
         if probs is not None:
             # never an answer outright: another office's rules, or "how much" from an entry without an amount
