@@ -46,10 +46,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         for f in busy:
             log.error("%s: %s (fix: %s)", f.name, f.detail, f.fix or "stop the running patentdesk first")
         return 1
+    from bot.knowledge.encoders import EncoderError
+    from bot.knowledge.entries import KnowledgeError
+    from bot.knowledge.service import load_or_build
+
     try:
         model = train(settings)
+        # the index too, before the stack starts: built inside the action server it would eat
+        # the readiness time (encoding plus the ranker's fitting takes about 90 s on 2 cores)
+        load_or_build(settings)
         specs = stack_specs(settings, model)
-    except (TrainingError, ServiceError) as exc:
+    except (TrainingError, ServiceError, KnowledgeError, EncoderError) as exc:
         log.error("%s", exc)
         return 1
     from sqlalchemy.exc import SQLAlchemyError
