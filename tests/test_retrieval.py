@@ -17,6 +17,7 @@ from bot.knowledge.encoders import EncoderError, make_encoder
 from bot.knowledge.entries import knowledge_files, load_knowledge
 from bot.knowledge.evaluation import evaluate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError, index_dir
+from bot.knowledge.policy import Thresholds, decide
 from bot.knowledge.service import load_or_build
 from tests.conftest import make_env
 
@@ -273,3 +274,24 @@ def test_how_much_is_answered_only_by_an_entry_stating_an_amount(index) -> None:
     fee = index.signals("恢复权利请求费多少钱")
     assert decide(index.rank(fee, index.thresholds, 5), index.thresholds, index.ranker).kind == "answer", \
         "amounts still answer"
+
+
+def _reading(query: str, *ranked: tuple[str, float]) -> dialogue.Reading:
+    hits = [dialogue.Hit(e, p, p, 0.0, query, 0, p) for e, p in ranked]
+    return dialogue.Reading(query, hits, decide(hits, Thresholds(), None))
+
+
+def test_readings_of_a_follow_up_that_agree_settle_it() -> None:
+    """Two readings of "那还能恢复不" (with the topic, with the last question) put the same entry
+    first: the follow-up is answered from the surer one, though neither clears the threshold."""
+    plain = _reading("那还能恢复不", ("restoration-not-restorable", 0.72), ("annual-fee-restoration", 0.1))
+    topic = _reading("年费还能恢复不", ("annual-fee-restoration", 0.76), ("annual-fee-lapse", 0.02))
+    last = _reading("年费一直不交会 还能恢复不", ("annual-fee-restoration", 0.61), ("annual-fee-abandon", 0.1))
+    agreed = dialogue._agreed([plain, topic, last])
+    assert agreed is not None and agreed.decision.kind == "answer"
+    assert agreed.query == "年费还能恢复不" and agreed.hits[0].entry_id == "annual-fee-restoration"
+    # one reading alone, or agreement below the floor, settles nothing
+    assert dialogue._agreed([plain, topic]) is None
+    weak = _reading("年费还能恢复不", ("annual-fee-restoration", dialogue.CONTEXT_AGREE - 0.1))
+    weak2 = _reading("年费一直不交会 还能恢复不", ("annual-fee-restoration", dialogue.CONTEXT_AGREE - 0.2))
+    assert dialogue._agreed([plain, weak, weak2]) is None

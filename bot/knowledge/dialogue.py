@@ -254,8 +254,34 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
         readings = about_new or readings
     best = max(readings, key=_strength)
     if leaning:
+        if best.decision.kind != "answer" and plain.decision.kind != "answer":
+            agreed = _agreed([plain, *readings])
+            if agreed is not None:
+                return agreed
         return best if best.decision.kind == "answer" or plain.decision.kind != "answer" else plain
     return best if _strength(best) > _strength(plain) else plain
+
+
+# A follow-up read several ways: when at least two readings put the same entry first and one
+# of them is this sure of it, the conversation has settled the question (chosen on the dev
+# dialogues; the test dialogues measure it)
+CONTEXT_AGREE = 0.5
+CONTEXT_VOTES = 2
+
+
+def _agreed(readings: list[Reading]) -> Reading | None:
+    """The reading to answer from when the readings of a follow-up agree on its entry."""
+    tops: dict[str, list[Reading]] = {}
+    for r in readings:
+        if r.hits and r.hits[0].probability is not None:
+            tops.setdefault(r.hits[0].entry_id, []).append(r)
+    if not tops:
+        return None
+    entry_id, rs = max(tops.items(), key=lambda kv: (len(kv[1]), max(_confidence(r.hits[0]) for r in kv[1])))
+    surest = max(rs, key=lambda r: _confidence(r.hits[0]))
+    if len(rs) < CONTEXT_VOTES or _confidence(surest.hits[0]) < CONTEXT_AGREE:
+        return None
+    return Reading(surest.query, surest.hits, Decision("answer", tuple(surest.hits[:3])))
 
 
 def _covers(index: KnowledgeIndex, entry_id: str, wanted: frozenset[str]) -> bool:
