@@ -158,7 +158,7 @@ def compute_due_date(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed |
         return _check_type_and_year(ctx) or NeedsFact("year_number", YEAR_QUESTION, ctx)
     filing = ctx.dates.get("filing") or ctx.dates.get("unknown")
     if filing is None:
-        return _ask_date(ctx, "请问专利的申请日是哪天？（年费年度从申请日起算，与授权日无关）")
+        return _ask_date(ctx, "年费年度从申请日起算，请问专利的申请日是哪天？")
     n = ctx.year_number
     plain = filing + years(n - 1).months * relativedelta(months=1)
     ext = calendar.extend(plain)
@@ -177,9 +177,13 @@ def compute_due_date(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed |
         headline += f"全额为 {band.yuan} 元。"
     schedule = []
     for k in range(1, fees.LATE_WINDOW_MONTHS + 1):
-        first = months(k - 1).end(plain) + relativedelta(days=1)
-        last = months(k).end(plain)
+        # Paying on a moved expiry day is on time, so the first month starts after it.
+        opened = ext.end if k == 1 else months(k - 1).end(plain)
+        first, last = opened + relativedelta(days=1), months(k).end(plain)
         pct = fees.surcharge_percent(k)
+        if pct == 0:
+            schedule.append(f"{cn(first)}至{cn(last)}补缴：不缴纳滞纳金")
+            continue
         amount = f"，{fees.surcharge(band.yuan, k)}元" if band else ""
         schedule.append(f"{cn(first)}至{cn(last)}补缴：滞纳金为全额年费的{pct}%{amount}")
     notes = [

@@ -100,7 +100,7 @@ def _served(
             f"请问 {cn(ctx.dates['unknown'])} 是{rule.notice}上的发文日，还是您实际收到的日期？",
             ctx,
         )
-    return _ask_date(ctx, f"请问{rule.notice}的发文日是哪天？（如果记得实际收到的日期，也可以告诉我收到日。）")
+    return _ask_date(ctx, f"请问{rule.notice}的发文日（或您实际收到的日期）是哪天？")
 
 
 def _case_date(rule: DeadlineRule, ctx: CalcContext, steps: list[str]) -> dt.date | NeedsFact:
