@@ -212,7 +212,10 @@ def test_year_beyond_term_is_asked_again():
 
 @pytest.mark.parametrize(
     "message",
-    ["发明专利申请费多少", "年费多少", "复审请求的期限是多久", "你好", "专利年费怎么交", "优先权是什么意思"],
+    [
+        "发明专利申请费多少", "年费多少", "复审请求的期限是多久", "你好", "专利年费怎么交",
+        "优先权是什么意思", "实审什么时候出结果", "复审费多少钱",
+    ],
 )
 def test_not_a_computation(message):
     assert ask(message) is None

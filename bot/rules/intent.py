@@ -23,7 +23,7 @@ _RULE_WORDS: tuple[tuple[str, str], ...] = (
     ("calc:priority-deadline", r"优先权"),
 )
 _DEADLINE_CUE = re.compile(
-    r"最晚|最迟|截止|截至|哪天|哪一天|几号|几月几|什么时候(?:之前|前|截止|到期)?|到期|来得及|期限届满|还能不能|deadline",
+    r"最晚|最迟|截止|截至|哪天|哪一天|几号|几月几|什么时候(?:之前|前|截止|到期|交|缴|提|办|要)|到期|来得及|期限届满|还能不能|deadline",
     re.IGNORECASE,
 )
 _SURCHARGE_CUE = re.compile(r"滞纳金|逾期|超期|晚交|迟交|补缴|晚了|迟了|过期")
