@@ -1,0 +1,75 @@
+"""Merging the facts of a new message into the context of the calculation under way.
+
+A later message corrects an earlier one, so new facts replace old ones; a bare answer ("2026年",
+"第3年", "发文日") fills the fact that was asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .fees import REDUCTION_RATES
+from .models import CalcContext
+from .parse import Facts
+
+
+def merge(ctx: CalcContext, facts: Facts) -> None:
+    """Write `facts` into `ctx` in place."""
+    if len(facts.patent_types) == 1:
+        ctx.patent_type = next(iter(facts.patent_types))
+    if facts.grant_year_number:
+        ctx.grant_year_number = facts.grant_year_number
+    if facts.year_number:
+        if ctx.pending == "grant_year_number" and not facts.grant_year_number:
+            ctx.grant_year_number = facts.year_number
+        else:
+            ctx.year_number = facts.year_number
+    if facts.reduction:
+        ctx.reduction = True
+    if facts.reduction_rate:
+        ctx.reduction_rate = facts.reduction_rate
+    if facts.applicant_count:
+        ctx.applicant_count = facts.applicant_count
+        if ctx.reduction_rate is None or not facts.reduction_rate:
+            ctx.reduction_rate = REDUCTION_RATES[facts.applicant_count] if ctx.reduction else None
+    if facts.applicant_kind:
+        ctx.applicant_kind = facts.applicant_kind
+    if facts.service:
+        ctx.service = facts.service
+    if facts.months_late is not None:
+        ctx.months_late = facts.months_late
+    _merge_dates(ctx, facts)
+
+
+def _merge_dates(ctx: CalcContext, facts: Facts) -> None:
+    if facts.year_only:
+        ctx.calendar_year = facts.year_only
+    for date in facts.dates:
+        if date.value is not None:
+            _put(ctx, date.kind, date.value)
+            ctx.calendar_year = ctx.calendar_year or date.value.year
+        elif ctx.calendar_year and ctx.pending != "calendar_year":
+            _complete(ctx, ctx.calendar_year, date.month, date.day, date.kind)
+        else:
+            ctx.partial_date = (date.month, date.day, date.kind)
+    if ctx.partial_date and facts.year_only:
+        month, day, kind = ctx.partial_date
+        _complete(ctx, facts.year_only, month, day, kind)
+    if facts.kind_word and ctx.pending == "date_kind" and "unknown" in ctx.dates:
+        ctx.dates[facts.kind_word] = ctx.dates.pop("unknown")
+
+
+def _complete(ctx: CalcContext, year: int, month: int, day: int, kind: str) -> None:
+    try:
+        _put(ctx, kind, dt.date(year, month, day))
+        ctx.partial_date = None
+    except ValueError:  # 2月29日 of a common year: ask again
+        ctx.partial_date = (month, day, kind)
+
+
+def _put(ctx: CalcContext, kind: str, value: dt.date) -> None:
+    # A newly given date replaces the dates of the same meaning given before.
+    if kind in ("dispatch", "receipt", "unknown"):
+        for other in ("dispatch", "receipt", "unknown"):
+            ctx.dates.pop(other, None)
+    ctx.dates[kind] = value

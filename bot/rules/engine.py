@@ -1,0 +1,61 @@
+"""`compute`: one message (plus the context so far) to a figure, a question, or None."""
+
+from __future__ import annotations
+
+import datetime as dt
+from copy import deepcopy
+
+from . import annual
+from .context import merge
+from .deadlines import compute_deadline
+from .intent import rule_for
+from .models import CalcContext, Computed, NeedsFact
+from .parse import parse
+from .tables import DEADLINE_RULES
+from .workdays import DeadlineCalendar, default_calendar
+
+
+def compute(
+    message: str,
+    context: CalcContext | None = None,
+    today: dt.date | None = None,
+    calendar: DeadlineCalendar | None = None,
+) -> Computed | NeedsFact | None:
+    """Answer a calculation request, ask for one missing fact, or return None (not ours).
+
+    A message that names no rule continues the calculation in `context` when it brings a fact
+    (the answer to the last question); otherwise it is not a calculation.
+    """
+    today = today or dt.date.today()
+    facts = parse(message, today)
+    ctx = deepcopy(context) if context else CalcContext()
+    rule_id = rule_for(message, facts)
+    if rule_id is not None:
+        if rule_id != ctx.rule and not _same_family(rule_id, ctx.rule):
+            ctx = CalcContext(rule=rule_id)
+        ctx.rule = rule_id
+    elif ctx.rule is None or not (facts.any() or facts.invalid_date):
+        return None
+    merge(ctx, facts)
+    if facts.invalid_date and not facts.dates:
+        ctx.pending = "date"
+        return NeedsFact("date", "这个日期好像不存在，请再确认一下是哪年哪月哪日？", ctx)
+    return _dispatch(ctx, calendar or default_calendar())
+
+
+def _same_family(new: str, old: str | None) -> bool:
+    """The annual-fee questions share their facts (type, year, reduction)."""
+    return bool(old) and new.startswith("calc:annual-fee") and str(old).startswith("calc:annual-fee")
+
+
+def _dispatch(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed | NeedsFact | None:
+    if ctx.rule == "calc:annual-fee":
+        return annual.compute_annual_fee(ctx)
+    if ctx.rule == "calc:annual-fee-surcharge":
+        return annual.compute_surcharge(ctx)
+    if ctx.rule == "calc:annual-fee-due":
+        return annual.compute_due_date(ctx, calendar)
+    rule = DEADLINE_RULES.get(ctx.rule or "")
+    if rule is None:
+        return None
+    return compute_deadline(rule, ctx, calendar)
