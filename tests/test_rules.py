@@ -375,3 +375,44 @@ def test_reexamination_never_ends_on_rest_day(received):
     assert isinstance(result.value, dt.date)
     assert result.value >= months(3).end(received)
     assert not CAL.is_rest_day(result.value)
+
+
+# --- readings added after the dev split of data/eval/computed ------------------------------
+def test_some_months_and_days_late_count_as_the_next_month() -> None:
+    """"两个多月": two whole months and some days, paid within the third month: 10% (Guidelines
+    Part V ch. 9 §4.2.1.3: from one to two months late 5%, from two to three 10%)."""
+    assert parse("发明第8年年费晚交了两个多月", TODAY).months_late == 3
+    assert computed("发明第8年年费晚交了两个多月，滞纳金要多少").value == 200  # 2000 x 10%
+
+
+def test_no_reduction_said_and_total_asked() -> None:
+    result = computed("外观第4年年费拖了五个多月才去交，总共要交多少（没有费减的）")
+    assert result.value == 900 + 225  # full fee and 25% of it
+    assert "900" in result.text and "225" in result.text
+
+
+def test_grace_fee_limit_asked_for_pct() -> None:
+    plain = computed("PCT申请优先权日2023年8月31日，进入中国国家阶段最晚哪天")
+    grace = computed("PCT申请优先权日2023年8月31日，交宽限费的话进入中国国家阶段最晚哪天")
+    assert grace.value == dt.date(2026, 4, 30)  # + 32 months, a Thursday
+    assert plain.value < grace.value
+
+
+def test_restoration_after_a_missed_reexamination_request_counts_from_its_expiry() -> None:
+    """IR art. 6(2), 2023: 延误复审请求期限的，自复审请求期限届满之日起2个月内."""
+    result = computed("复审期限2026年5月8日就到期了我忘了提，想请求恢复，最晚哪天")
+    assert result.value == dt.date(2026, 7, 8)
+
+
+def test_force_majeure_restoration_is_capped_two_years_after_the_missed_limit() -> None:
+    near = computed("不可抗力耽误了，原期限2025年11月20日届满，障碍2026年3月10日消除，恢复权利最晚哪天")
+    assert near.value == dt.date(2026, 5, 11)  # 5月10日 is a Sunday
+    far = computed("不可抗力耽误了，原期限2024年3月20日届满，障碍2026年3月10日消除，恢复权利最晚哪天")
+    assert far.value == dt.date(2026, 3, 20)  # two years after the limit, earlier than 5月10日
+    denied = compute("不是不可抗力，纸件发文日2026年4月1日的通知，恢复权利最晚哪天", None, TODAY)
+    assert isinstance(denied, Computed) and denied.value == dt.date(2026, 6, 16)
+
+
+def test_examination_request_counts_from_the_priority_date_when_one_is_claimed() -> None:
+    result = computed("发明申请日2023年9月20日，优先权日2023年2月14日，实审最晚哪天请求")
+    assert result.value == dt.date(2026, 2, 24)  # 2月14日 + 3 years falls in 春节

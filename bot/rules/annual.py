@@ -127,6 +127,12 @@ def compute_surcharge(ctx: CalcContext) -> Computed | NeedsFact:
             f"按超过规定期限{m}个整月计，属于“{tier}”一档，滞纳金为全额年费的{pct}%",
             f"{band.yuan}元 × {pct}% = {value}元",
         ]
+    if ctx.total and not ctx.reduction:
+        # "一共要交多少": the year's full fee and the surcharge together
+        steps.append(f"补缴合计：年费 {band.yuan}元 + 滞纳金 {value}元 = {band.yuan + value}元")
+        headline = (f"{label}逾期补缴一共是 {band.yuan + value} 元：全额年费 {band.yuan} 元，"
+                    f"加滞纳金 {value} 元。")
+        value += band.yuan
     notes = [
         "滞纳金按全额年费计算，不因费减而减少；超过整月又多出几天的，按下一档计算。",
     ]

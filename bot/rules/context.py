@@ -24,8 +24,18 @@ def merge(ctx: CalcContext, facts: Facts) -> None:
             ctx.grant_year_number = facts.year_number
         else:
             ctx.year_number = facts.year_number
+    if facts.no_reduction:
+        ctx.reduction, ctx.reduction_rate = False, None
     if facts.reduction:
         ctx.reduction = True
+    if facts.grace:
+        ctx.grace = True
+    if facts.total:
+        ctx.total = True
+    if facts.reexamination:
+        ctx.reexamination = True
+    if facts.force_majeure:
+        ctx.force_majeure = True
     if facts.reduction_rate:
         ctx.reduction_rate = facts.reduction_rate
     if facts.applicant_count:

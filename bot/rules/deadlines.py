@@ -35,22 +35,35 @@ def compute_deadline(
     if isinstance(start, NeedsFact):
         return start
     plain = period.end(start)
-    ext = calendar.extend(plain)
     steps.append(f"{cn(start)} + {period.label()} = {cn(plain)}")
+    if rule.cap and rule.cap[0] in ctx.dates:
+        kind, cap_period = rule.cap
+        outer = cap_period.end(ctx.dates[kind])
+        if outer < plain:
+            steps.append(f"但最迟为{DATE_KINDS[kind]} {cn(ctx.dates[kind])} + {cap_period.label()} = {cn(outer)}")
+            plain = outer
+    ext = calendar.extend(plain)
     uncovered = set(ext.uncovered_years)
     if ext.moved:
         steps.append(render.extension_step(ext) or "")
         cited.extend(sources.EXPIRY_ON_REST_DAY)
     headline = f"{rule.action}的最后期限是 {render.cn_date_weekday(ext.end)}，当天办理完毕即可。"
+    value = ext.end
     if rule.grace:
         grace_period, condition = rule.grace
         grace = calendar.extend(grace_period.end(start))
         uncovered |= set(grace.uncovered_years)
         moved = f"，遇休假日顺延至 {render.cn_date_weekday(grace.end)}" if grace.moved else ""
-        notes.append(
-            f"{condition}，最晚可在自{_start_label(rule, ctx)}起{grace_period.label()}内办理："
-            f"{cn(start)} + {grace_period.label()} = {cn(grace.plain)}{moved}。"
-        )
+        grace_steps = f"{cn(start)} + {grace_period.label()} = {cn(grace.plain)}{moved}"
+        if ctx.grace:  # the user asked for the later limit: it is the answer, the plain one a note
+            value = grace.end
+            headline = (f"{condition}，{rule.action}的最后期限是 {render.cn_date_weekday(grace.end)}"
+                        f"（{grace_steps}）。")
+            notes.append(f"不缴宽限费的期限是 {render.cn_date_weekday(ext.end)}。")
+        else:
+            notes.append(
+                f"{condition}，最晚可在自{_start_label(rule, ctx)}起{grace_period.label()}内办理：{grace_steps}。"
+            )
         if grace.moved:
             cited.extend(sources.EXPIRY_ON_REST_DAY)
     if rule.note:
@@ -58,7 +71,7 @@ def compute_deadline(
     ctx.pending = None
     return Computed(
         rule_id=rule.rule_id,
-        value=ext.end,
+        value=value,
         text=render.reply(headline, steps, notes, cited),
         sources=list(dict.fromkeys(cited)),
         caveat=render.calendar_caveat(uncovered),
@@ -104,6 +117,10 @@ def _served(
 
 
 def _case_date(rule: DeadlineRule, ctx: CalcContext, steps: list[str]) -> dt.date | NeedsFact:
+    for kind in rule.prefer:
+        if kind in ctx.dates:
+            steps.append(f"要求了优先权的，以{DATE_KINDS[kind]} {cn(ctx.dates[kind])} 起算")
+            return ctx.dates[kind]
     for kind in (rule.start, *rule.accepts):
         if kind in ctx.dates:
             if kind != rule.start:

@@ -55,7 +55,19 @@ def _dispatch(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed | NeedsF
         return annual.compute_surcharge(ctx)
     if ctx.rule == "calc:annual-fee-due":
         return annual.compute_due_date(ctx, calendar)
-    rule = DEADLINE_RULES.get(ctx.rule or "")
+    rule = DEADLINE_RULES.get(_variant(ctx) or "")
     if rule is None:
         return None
     return compute_deadline(rule, ctx, calendar)
+
+
+def _variant(ctx: CalcContext) -> str | None:
+    """Restoration runs from a different day when the limit missed was the re-examination
+    request's, or when force majeure caused the delay (IR art. 6)."""
+    if ctx.rule != "calc:restoration-deadline":
+        return ctx.rule
+    if "obstacle_removed" in ctx.dates or ctx.force_majeure:
+        return "calc:restoration-force-majeure-deadline"
+    if ctx.reexamination and "notice" not in ctx.dates and not (set(ctx.dates) & {"dispatch", "receipt"}):
+        return "calc:restoration-reexamination-deadline"
+    return ctx.rule

@@ -23,6 +23,8 @@ DATE_KINDS: dict[str, str] = {
     "filing": "申请日",
     "priority": "优先权日",
     "grant_announcement": "授权公告日",
+    "expiry": "期限届满日",
+    "obstacle_removed": "障碍消除日",
     "unknown": "日期",
 }
 
@@ -47,6 +49,10 @@ class CalcContext:
     calendar_year: int | None = None
     partial_date: tuple[int, int, str] | None = None  # (month, day, kind) waiting for a year
     pending: str | None = None  # the fact asked for in the last turn
+    reexamination: bool = False  # the limit missed was the re-examination request's
+    force_majeure: bool = False  # the user says force majeure caused the delay
+    total: bool = False  # "一共多少": the fee and its surcharge together
+    grace: bool = False  # the later limit that a grace fee buys (PCT: 32 months) is asked for
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: dates as ISO strings, the partial date as a list."""

@@ -31,6 +31,8 @@ _YEAR_ONLY_RE = re.compile(r"(?<!\d)(\d{4})\s*年?(?![\d月./\-])")
 _KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("priority", r"优先权日|首次申请日?|第一次申请|在先申请日?|最早的?申请日"),
     ("grant_announcement", r"授权公告日?|公告授权|授权公告的日期|授予专利权公告"),
+    ("obstacle_removed", r"障碍.{0,4}消除|消除"),
+    ("expiry", r"届满|到期"),
     ("filing", r"国际申请日|申请日|提交申请|提出申请|递交申请|申请的日期|申请于|申请时间"),
     ("dispatch", r"发文日期?|发文|发出|寄出|下发|签发|发送|发的"),
     ("receipt", r"收到日?|接到|拿到|送达|收的"),
@@ -65,8 +67,15 @@ _SERVICE_WORDS: tuple[tuple[str, str], ...] = (
     ("paper", r"纸件|纸质|邮寄|寄来|寄给|挂号|信件|快递|邮局|邮政|寄到"),
 )
 _MONTHS_LATE_RE = re.compile(
-    rf"(?:逾期|超期|晚了|迟了|延误了?|过期|超过(?:期限|缴费期限|规定期限)?)\s*了?\s*({_NUM})\s*个?\s*(?:整)?月"
+    rf"(?:逾期|超期|晚交|迟交|晚了|迟了|拖了|延误了?|过期|超过(?:期限|缴费期限|规定期限)?)\s*了?\s*({_NUM})\s*个?\s*(多)?\s*(?:整)?月"
 )
+# "没有费减", "无费减": the full fee is meant, so the applicants need not be asked about
+_NO_REDUCTION_RE = re.compile(r"(?:没有|没|无|不|未)(?:申请|办|做|享受|备案)?(?:费减|减缴|减免)")
+# "交宽限费的话", "32个月": the later PCT limit is asked for
+_REEXAMINATION_RE = re.compile(r"复审|复申")
+_FORCE_MAJEURE_RE = re.compile(r"(?<!不是)(?<!并非)(?<!不属于)(?<!没有)不可抗")
+_TOTAL_RE = re.compile(r"一共|总共|合计|总计|加起来|连.{0,6}一起|连滞纳金")
+_GRACE_RE = re.compile(r"宽限|32\s*个月|三十二个月")
 _LESS_THAN_MONTH_RE = re.compile(r"(?:逾期|超期|晚了|迟了)\s*(?:不到|不足|没到)\s*(?:一|1)\s*个?月|晚了几天|逾期几天")
 
 
@@ -98,13 +107,18 @@ class Facts:
     applicant_kind: str | None = None
     service: str | None = None
     months_late: int | None = None
+    no_reduction: bool = False
+    grace: bool = False
+    total: bool = False
+    reexamination: bool = False
+    force_majeure: bool = False
 
     def any(self) -> bool:
         return bool(
             self.dates or self.year_only or self.kind_word or self.patent_types
             or self.year_number or self.grant_year_number or self.reduction
             or self.reduction_rate or self.applicant_count or self.service
-            or self.months_late is not None
+            or self.months_late is not None or self.no_reduction or self.grace or self.total
         )
 
 
@@ -133,6 +147,10 @@ def parse(message: str, today: dt.date) -> Facts:
     _read_reduction(masked, facts)
     facts.service = _first_kind(masked, _SERVICE_WORDS)
     _read_months_late(masked, facts)
+    facts.grace = bool(_GRACE_RE.search(masked))
+    facts.total = bool(_TOTAL_RE.search(masked))
+    facts.reexamination = bool(_REEXAMINATION_RE.search(masked))
+    facts.force_majeure = bool(_FORCE_MAJEURE_RE.search(masked))
     return facts
 
 
@@ -221,6 +239,9 @@ def _read_years(text: str, facts: Facts) -> None:
 
 
 def _read_reduction(text: str, facts: Facts) -> None:
+    if _NO_REDUCTION_RE.search(text):
+        facts.no_reduction = True
+        return
     for rate, rx in _RATE_RES:
         if rx.search(text):
             facts.reduction_rate = rate
@@ -243,4 +264,6 @@ def _read_months_late(text: str, facts: Facts) -> None:
         return
     m = _MONTHS_LATE_RE.search(text)
     if m:
-        facts.months_late = cn_number(m.group(1))
+        whole = cn_number(m.group(1))
+        # "两个多月": two whole months and some days, so paid within the third month late
+        facts.months_late = whole + 1 if whole is not None and m.group(2) else whole

@@ -24,6 +24,8 @@ class DeadlineRule:
     by_type: dict[str, Period] = field(default_factory=dict)  # period per patent type
     grace: tuple[Period, str] | None = None  # a later limit with a condition (PCT grace fee)
     note: str = ""  # one line shown under the steps
+    prefer: tuple[str, ...] = ()  # date kinds that count instead of `start` when given (IR 12)
+    cap: tuple[str, Period] | None = None  # an outer limit from another date of the case
 
 
 DEADLINE_RULES: dict[str, DeadlineRule] = {
@@ -48,6 +50,20 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
             note="这是因正当理由延误期限的情形；因不可抗拒事由延误的，自障碍消除之日起2个月内且自期限届满之日起2年内请求（细则第六条第一款）。",
         ),
         DeadlineRule(
+            "calc:restoration-reexamination-deadline", "请求恢复提出复审请求的权利（并缴纳恢复权利请求费）",
+            "expiry", months(2),
+            (sources.rules("第六条第二款"),),
+            accepts=("unknown",),
+            note="延误复审请求期限的，自复审请求期限届满之日起2个月内请求恢复权利，并说明理由。",
+        ),
+        DeadlineRule(
+            "calc:restoration-force-majeure-deadline", "因不可抗拒的事由请求恢复权利",
+            "obstacle_removed", months(2),
+            (sources.rules("第六条第一款"),),
+            cap=("expiry", years(2)),
+            note="因不可抗拒的事由延误期限的，自障碍消除之日起2个月内，最迟自期限届满之日起2年内，可以请求恢复权利。",
+        ),
+        DeadlineRule(
             "calc:priority-deadline", "提出要求优先权的在后申请", "priority", years(1),
             (sources.law("第二十九条"),),
             accepts=("filing", "unknown"),
@@ -59,6 +75,7 @@ DEADLINE_RULES: dict[str, DeadlineRule] = {
             years(3),
             (sources.law("第三十五条"), sources.rules("第十二条")),
             accepts=("priority", "unknown"),
+            prefer=("priority",),
             note="实质审查请求只适用于发明专利申请；要求了优先权的，申请日指优先权日（细则第十二条）。",
         ),
         DeadlineRule(
