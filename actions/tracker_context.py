@@ -19,6 +19,7 @@ def context_from(tracker: Tracker) -> Context:
         topic=tracker.get_slot("faq_topic"),
         patent_type=tracker.get_slot("faq_patent_type"),
         applicant=tracker.get_slot("faq_applicant"),
+        calc=tracker.get_slot("faq_calc") or None,
     )
 
 
@@ -32,6 +33,7 @@ def slot_events(turn: Turn) -> list[dict[str, Any]]:
         SlotSet("faq_topic", ctx.topic),
         SlotSet("faq_patent_type", ctx.patent_type),
         SlotSet("faq_applicant", ctx.applicant),
+        SlotSet("faq_calc", ctx.calc),
         SlotSet("pending_offer", turn.offer),
     ]
 

@@ -1,7 +1,7 @@
 """`patentdesk ask`: questions asked as a user would, one fresh conversation each.
 
 Output contract (used by evaluation tools; keep it stable): one JSON object per line with
-question, decision, text, entry_id, confidence, candidates. With --conversation each row also
+question, decision, text, entry_id, confidence, candidates, asks, value. With --conversation each row also
 carries "conversation" and "turn" (both counted from 0).
 """
 
@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.local_stack import rasa_endpoint
 from bot.rasa_client import RasaClient
 
-CONTRACT_KEYS = ("question", "decision", "text", "entry_id", "confidence", "candidates")
+CONTRACT_KEYS = ("question", "decision", "text", "entry_id", "confidence", "candidates", "asks", "value")
 
 
 def _row(question: str, reply: Any) -> dict[str, Any]:
@@ -27,6 +27,8 @@ def _row(question: str, reply: Any) -> dict[str, Any]:
         "entry_id": info.get("entry_id"),
         "confidence": info.get("confidence"),
         "candidates": info.get("candidates") or [],
+        "asks": info.get("asks"),      # the one fact a reply asked for ("patent_type", "date", ...)
+        "value": info.get("value"),    # a calculated figure: yuan, or an ISO date
     }
 
 

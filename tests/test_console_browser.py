@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,9 @@ async def test_agent_claims_reads_replies_and_closes(tmp_path, redis_server, ras
 
         # a canned answer from the knowledge base goes into the reply box
         await page.fill("#canned-q", "年费晚交了有滞纳金吗")
-        await expect(page.locator("#canned-results li").first).to_have_attribute("data-entry-id",
-                                                                               "annual-fee-late-payment")
+        # two entries answer it: the late-payment rule and the surcharge scale
+        await expect(page.locator("#canned-results li").first).to_have_attribute(
+            "data-entry-id", re.compile(r"^(annual-fee-late-payment|fee-sched-annual-late-fee-amounts)$"))
         await page.locator("#canned-results .insert").first.click()
         assert "（依据：" in await page.input_value("#reply-text")
 

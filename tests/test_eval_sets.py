@@ -57,7 +57,44 @@ def test_turn_and_real_question_judging() -> None:
     assert turn_right(frozenset({"a", "b"}), "answer", "b")
     assert not turn_right(frozenset({"a"}), "clarify", None)
     assert turn_right(frozenset({"no_fact"}), "clarify", None) and not turn_right(frozenset({"no_fact"}), "answer", "a")
+    # a turn with no fact to give may name the redirection that is right to answer with
+    redirect = frozenset({"no_fact", "redir-trademark-matters"})
+    assert turn_right(redirect, "answer", "redir-trademark-matters") and not turn_right(redirect, "answer", "a")
     assert turn_right(frozenset({"smalltalk"}), "smalltalk", None)
     assert real_outcome(frozenset({"a"}), "answer", "a") == "right"
     assert real_outcome(frozenset(), "answer", "a") == "wrong"
+    assert real_outcome(frozenset(), "answer", "redir-x", frozenset({"redir-x"})) == "redirected"
+    assert real_outcome(frozenset({"a"}), "answer", "redir-x", frozenset({"redir-x"})) == "wrong"
+    assert turn_right(frozenset({"no_fact"}), "answer", "redir-x", frozenset({"redir-x"}))
     assert real_outcome(frozenset({"a"}), "handoff", None) == "handed_off"
+
+
+def test_computed_set_is_worked_out_and_judged_by_figure() -> None:
+    """data/eval/computed: each question names a kind and one expectation (a date, an amount in
+    yuan or the fact to ask for), with the steps; dev and test hold different questions."""
+    from bot.knowledge.eval_sets import ComputedQuestion, computed_outcome, load_computed
+
+    folder = EVAL / "computed"
+    dev, test = load_computed(folder, ("dev",)), load_computed(folder, ("test",))
+    assert len(dev) + len(test) >= 60 and not {q.text for q in dev} & {q.text for q in test}
+    assert {q.expect_kind for q in dev + test} == {"date", "amount", "ask"}
+    kinds = {q.kind for q in test}
+    assert {"annual-fee", "reexamination-deadline", "registration-deadline", "pct-national-phase"} <= kinds
+    q = ComputedQuestion("x", "annual-fee", "amount", "2000", "test")
+    assert computed_outcome(q, "answer", None, 2000) == "right"
+    assert computed_outcome(q, "answer", None, 1200) == "wrong"
+    assert computed_outcome(q, "clarify", "patent_type", None) == "other"
+    ask = ComputedQuestion("x", "annual-fee", "ask", "patent_type", "test")
+    assert computed_outcome(ask, "clarify", "patent_type", None) == "right"
+    assert computed_outcome(ask, "answer", None, 900) == "wrong"  # a figure where a fact was missing
+
+
+def test_labels_with_overlaps_and_redirections() -> None:
+    from bot.knowledge.evaluation import EvalQuestion, acceptable
+
+    redirects = frozenset({"redir-trademark-matters"})
+    both = EvalQuestion("q", "a", "f.yml", ("b",))
+    assert acceptable(both, redirects) == {"a", "b"}
+    assert acceptable(EvalQuestion("q", "none", "f.yml"), redirects) == redirects
+    kb = load_knowledge(ROOT / "knowledge")
+    assert kb.redirects and all(e.answer for e in kb.entries if e.id in kb.redirects)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,9 +128,14 @@ async def test_child_that_never_gets_ready_is_reported(tmp_path: Path) -> None:
     assert not alive(sup.children[0].process.pid)
 
 
-def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path, model: Path, index) -> None:
+def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path, model: Path, index,
+                                                                  settings) -> None:
     """`patentdesk run` end to end: Redis, action server, Rasa, gateway, simulator; a question
     through the simulator; then SIGINT; no orphans."""
+    # the session's index, as a second `make run` finds it (building it is tested elsewhere)
+    from bot.knowledge.index import index_dir
+
+    shutil.copytree(index_dir(settings.var_dir, index.encoder.name), index_dir(tmp_path, index.encoder.name))
     # a token starting with "-" once made Rasa's argument parser refuse to start
     env = child_env(make_env(tmp_path, RASA_AUTH_TOKEN="-leading-dash-token"))
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, stdout=subprocess.PIPE,

@@ -6,8 +6,9 @@ directly and the served bot and `patentdesk ask` share one path.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import replies
@@ -23,6 +24,9 @@ from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.policy import Decision, Hit, decide
 from bot.knowledge.text import compact
+from bot.rules import CalcContext, Computed, NeedsFact, compute
+from bot.rules.parse import parse as parse_facts
+from bot.rules.workdays import local_today
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Context:
     topic: str | None = None            # procedural terms of the last entry ("年费 滞纳金")
     patent_type: str | None = None      # invention | utility | design, once the user named one
     applicant: str | None = None        # individual | company | institution | joint
+    calc: dict[str, Any] | None = None  # the calculator's facts (bot.rules.CalcContext.to_dict)
 
 
 @dataclass
@@ -46,14 +51,21 @@ class Turn:
     confidence: float | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     context: Context = field(default_factory=Context)
-    offer: str | None = None            # "human" | "candidates" | "related" | "patent_type" | None
+    offer: str | None = None            # "human" | "candidates" | "related" | "patent_type" | "fact" | None
     query_used: str | None = None
+    asks: str | None = None             # the fact a calculation asked for ("date", "service", ...)
+    value: int | str | None = None      # a calculation's figure: yuan, or an ISO date
 
     def payload(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"query": self.query_used}
         if self.offer == "patent_type":
             extra["asks"] = "patent_type"
+        if self.asks:
+            extra["asks"] = self.asks
+        if self.value is not None:
+            extra["value"] = self.value
         return replies.payload(self.decision, self.entry_id, self.confidence, self.candidates, **extra)
+
 
 
 # --- follow-ups ("那实用新型呢", "能减免吗", "超过了怎么办") ------------------------------------
@@ -289,9 +301,31 @@ def _covers(index: KnowledgeIndex, entry_id: str, wanted: frozenset[str]) -> boo
     return profile is not None and bool(profile.terms & wanted)
 
 
-def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_context: bool = True) -> Turn:
+def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_context: bool = True,
+        today: dt.date | None = None) -> Turn:
     """A new question, or a follow-up that leans on the previous ones."""
     ctx = ctx or Context()
+    result = calculation(text, ctx, use_context, today or local_today())
+    if isinstance(result, Computed) or (isinstance(result, NeedsFact) and not _rule_in_general(result, text)):
+        return calc_turn(result, ctx, text)
+    turn = _ask_faq(index, text, replace(ctx, calc=None), use_context)
+    if isinstance(result, NeedsFact):
+        if turn.decision != "answer":
+            return calc_turn(result, ctx, text)
+        # "PCT进中国最晚啥时候": the entry states the rule; the day itself is offered
+        turn.text += f"\n如需算出您的具体日期，{result.question}"
+        turn.context.calc = result.context.to_dict() | {"offered": True}
+    return turn
+
+
+def _rule_in_general(result: NeedsFact, text: str) -> bool:
+    """A deadline asked without a date of the user's own is first the FAQ's to answer."""
+    facts = parse_facts(text, local_today())
+    own_case = facts.dates or facts.year_only or facts.year_number or facts.months_late is not None
+    return result.fact == "date" and not (own_case or facts.invalid_date)
+
+
+def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) -> Turn:
     if use_context and ctx.last_query and strip_denial(text):
         return correct(index, text, ctx)  # "不对，我问的是外观设计", whatever intent the NLU saw
     if ctx.candidates and ctx.last_query and patent_types(text) and not own_terms(text):
@@ -303,6 +337,29 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
         return Turn("smalltalk", replies.APPLICANT_NOTED, context=new_ctx, query_used=text)
     reading = resolve(index, text, ctx, use_context=use_context)
     return _turn_for(index, reading, ctx)
+
+
+def calculation(text: str, ctx: Context, use_context: bool, today: dt.date) -> Computed | NeedsFact | None:
+    """A fee or time limit worked out for the user's own case ("发明专利第7年年费多少钱",
+    "驳回决定是2026年3月2日发出的，复审请求最晚哪天提"), or the one fact it lacks. An earlier
+    calculation carries on only when it asked for something or the message leans on it
+    ("那实用新型呢"); a reply without the date that was asked for is a new message."""
+    earlier = CalcContext.from_dict(ctx.calc) if use_context and ctx.calc else None
+    if earlier is not None and not (earlier.pending or leans_on_context(text, ctx)):
+        earlier = None
+    if earlier is not None and earlier.pending == "date" and not parse_facts(text, today).dates:
+        earlier = None
+    return compute(text, earlier, today=today)
+
+
+def calc_turn(result: Computed | NeedsFact, ctx: Context, text: str) -> Turn:
+    new_ctx = replace(ctx, candidates=[], last_query=text, last_entry=None, calc=result.context.to_dict()
+                      if result.context is not None else None)
+    if isinstance(result, NeedsFact):
+        return Turn("clarify", result.question, None, None, [], new_ctx, "fact", text, asks=result.fact)
+    body = result.text + (f"\n{result.caveat}" if result.caveat else "")
+    value = result.value.isoformat() if isinstance(result.value, dt.date) else result.value
+    return Turn("answer", body, result.rule_id, None, [], new_ctx, None, text, value=value)
 
 
 def _pick_by_type(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None:
@@ -450,7 +507,7 @@ _SMALLTALK_ONLY = re.compile(r"^(你好|您好|哈喽|嗨|hi|hello|谢谢|多谢
 def may_be_question(text: str, intent: str, ctx: Context) -> bool:
     """Whether a message the NLU took for small talk could still be a patent question."""
     core = compact(text)
-    if intent in CONTEXT_INTENTS:
+    if intent in CONTEXT_INTENTS or awaits_fact(ctx):
         return True
     rest = _SMALLTALK_ONLY.sub("", core)
     return bool(own_terms(rest)) and len(rest) >= 4
@@ -458,7 +515,7 @@ def may_be_question(text: str, intent: str, ctx: Context) -> bool:
 
 def overrides_intent(turn: Turn, text: str) -> bool:
     """A confident answer wins over the intent; so does a fact about the applicant in context."""
-    if turn.decision == "answer":
+    if turn.decision == "answer" or turn.asks:
         return True
     told_applicant = applicant_kind(text) is not None and not own_terms(text)
     return told_applicant and (turn.decision == "clarify" or turn.context.applicant is not None)
@@ -467,6 +524,13 @@ def overrides_intent(turn: Turn, text: str) -> bool:
 def is_question_not_choice(text: str, ctx: Context) -> bool:
     """A message the NLU took for "pick number N" that is really a question."""
     core = compact(text)
+    if awaits_fact(ctx):
+        return True
     if not ctx.candidates:
         return bool(own_terms(core)) or len(core) > 4
     return bool(own_terms(core)) and len(core) > 6
+
+
+def awaits_fact(ctx: Context) -> bool:
+    """The last reply asked for a fact of a calculation ("请问是哪一年？"): the reply is its answer."""
+    return bool(ctx.calc and ctx.calc.get("pending") and not ctx.calc.get("offered"))

@@ -37,6 +37,9 @@ class Entry:
     source: Source
     reviewed: str
     file: str
+    # the answer says politely where to go instead (trademarks, copyright, courts, subsidies):
+    # no fact of our own, so it is a right reply to a question the knowledge does not cover
+    redirect: bool = False
 
     def phrasings(self) -> list[str]:
         return [self.question, *self.alternatives]
@@ -54,6 +57,11 @@ class KnowledgeBase:
 
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
+
+    @property
+    def redirects(self) -> frozenset[str]:
+        """Entries that send the user elsewhere rather than state a fact."""
+        return frozenset(e.id for e in self.entries if e.redirect)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -76,6 +84,7 @@ def parse_entry(raw: dict, category: str, file: str) -> Entry:
         answer=" ".join(_text(raw.get("answer")).split()),
         source=Source(_text(src.get("title")), _text(src.get("article")), _text(src.get("date"))),
         reviewed=_text(raw.get("reviewed")),
+        redirect=raw.get("redirect") is True,
         file=file,
     )
 

@@ -1,4 +1,5 @@
-"""The measuring sets besides the split eval questions: real public questions and dialogues.
+"""The measuring sets besides the split eval questions: real public questions, dialogues and
+computed questions (fees and time limits for the user's own case).
 
 data/eval/real/*.yml: questions the public asked on public pages, each with its source and
 the entry that answers it (or `none`). data/eval/dialogues/*.yml: conversations with the
@@ -64,10 +65,11 @@ def load_dialogues(folder: Path, names: tuple[str, ...] = ("test.yml",)) -> list
     return out
 
 
-def turn_right(expect: frozenset[str], decision: str, entry_id: str | None) -> bool:
+def turn_right(expect: frozenset[str], decision: str, entry_id: str | None,
+               redirects: frozenset[str] = frozenset()) -> bool:
     """Whether a reply meets a turn's expectation."""
-    if "no_fact" in expect:
-        return decision != "answer"
+    if "no_fact" in expect:  # no fact: not answered, or answered with a redirection or the entry named
+        return decision != "answer" or entry_id in expect or entry_id in redirects
     if "clarify" in expect:
         return decision == "clarify"
     if "handoff" in expect:
@@ -77,12 +79,51 @@ def turn_right(expect: frozenset[str], decision: str, entry_id: str | None) -> b
     return decision == "answer" and entry_id in expect
 
 
-def real_outcome(labels: frozenset[str], decision: str, entry_id: str | None) -> str:
-    """right | wrong | clarified | handed_off | other, for one real question's reply."""
+def real_outcome(labels: frozenset[str], decision: str, entry_id: str | None,
+                 redirects: frozenset[str] = frozenset()) -> str:
+    """right | wrong | redirected | clarified | handed_off | other, for one real question's
+    reply; "redirected": a question no entry covers, answered by saying where to go."""
     if decision == "answer":
+        if not labels and entry_id in redirects:
+            return "redirected"
         return "right" if entry_id in labels else "wrong"
     if decision == "clarify":
         return "clarified"
     if decision == "handoff":
         return "handed_off"
     return "other"
+
+
+@dataclass(frozen=True)
+class ComputedQuestion:
+    text: str
+    kind: str
+    expect_kind: str            # "date" | "amount" | "ask"
+    expect: str                 # ISO date, yuan as a string, or the fact to ask for
+    split: str
+
+
+def load_computed(folder: Path, splits: tuple[str, ...] = ("test",)) -> list[ComputedQuestion]:
+    """data/eval/computed/{dev,test}.yml: each figure worked out by hand from the rules."""
+    out = []
+    for split in splits:
+        path = folder / f"{split}.yml"
+        if not path.exists():
+            continue
+        for row in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            (expect_kind, value), = dict(row["expect"]).items()
+            out.append(ComputedQuestion(str(row["q"]).strip(), str(row.get("kind", "")), str(expect_kind),
+                                        str(value), split))
+    return out
+
+
+def computed_outcome(q: ComputedQuestion, decision: str, asks: str | None, value: object) -> str:
+    """right; wrong (a figure that is not the expected one, or a figure where a fact was
+    missing); or other (asked, clarified or handed off instead of answering)."""
+    if q.expect_kind == "ask":
+        if asks == q.expect:
+            return "right"
+        return "wrong" if value is not None else "other"
+    if value is None:
+        return "other"
+    return "right" if str(value) == q.expect else "wrong"

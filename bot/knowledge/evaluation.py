@@ -55,6 +55,12 @@ class EvalQuestion:
     text: str
     label: str
     file: str
+    also: tuple[str, ...] = ()    # other entries that answer it as well (overlapping entries)
+
+    @property
+    def labels(self) -> frozenset[str]:
+        """Every entry whose answer is right for the question (empty: none is)."""
+        return frozenset(x for x in (self.label, *self.also) if x != NONE)
 
     @property
     def split(self) -> str:
@@ -67,7 +73,8 @@ def load_questions(folder: Path) -> list[EvalQuestion]:
     for path in sorted(folder.glob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         for row in doc:
-            out.append(EvalQuestion(str(row["q"]).strip(), str(row["id"]).strip(), path.name))
+            also = tuple(str(a).strip() for a in row.get("also") or [])
+            out.append(EvalQuestion(str(row["q"]).strip(), str(row["id"]).strip(), path.name, also))
     return out
 
 
@@ -75,6 +82,12 @@ def load_questions(folder: Path) -> list[EvalQuestion]:
 class Scored:
     question: EvalQuestion
     signals: Signals
+
+
+def acceptable(question: EvalQuestion, redirects: frozenset[str]) -> frozenset[str]:
+    """The entries it is right to answer with: the labelled ones; for a question no entry
+    covers, a redirection (it states no fact, it says where to go)."""
+    return question.labels or (redirects if question.label == NONE else frozenset())
 
 
 def score_all(index: KnowledgeIndex, questions: list[EvalQuestion]) -> list[Scored]:
@@ -114,17 +127,18 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
             decisions_in_kb[d.kind] += 1
         if hits and hits[0].probability is not None:
             tops.append(hits[0].probability)
-            firsts_right.append(hits[0].entry_id == s.question.label)
+            firsts_right.append(hits[0].entry_id in acceptable(s.question, index.kb.redirects))
         label = s.question.label
+        right_ids = acceptable(s.question, index.kb.redirects)
         ids = [h.entry_id for h in hits]
         if label != NONE:
             covered += 1
-            top1 += ids[:1] == [label]
-            top3 += label in ids[:3]
+            top1 += bool(ids[:1]) and ids[0] in right_ids
+            top3 += bool(right_ids & set(ids[:3]))
         if d.kind == "answer":
             answered += 1
             answered_in_kb += label != NONE
-            if hits[0].entry_id == label:
+            if hits[0].entry_id in right_ids:
                 right += 1
             else:
                 none_answered += label == NONE

@@ -110,6 +110,9 @@ TERMS: dict[str, tuple[str, ...]] = {
     # matters a patent-procedure desk hears but other bodies decide: a question about one of
     # them is not answered by an entry that never mentions it
     "资助": ("资助", "补贴", "奖励", "扶持", "奖金", "补助"),
+    # the employer's reward to its inventors (PL 15) is the law's; award programmes are not
+    "职务发明": ("职务发明", "发明人奖励", "发明人报酬", "给发明人"),
+    "专利奖": ("专利奖", "评奖", "示范企业", "优势企业"),
     "侵权": ("侵权", "起诉", "赔偿", "仿冒", "抄袭", "维权", "律师"),
     "商标": ("商标",),
     "版权": ("版权", "著作权", "软著"),

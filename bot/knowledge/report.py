@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
-from bot.knowledge.eval_sets import load_dialogues, load_real
+from bot.knowledge.eval_sets import load_computed, load_dialogues, load_real
 from bot.knowledge.evaluation import Report, evaluate, load_questions, score_all
 from bot.knowledge.service import eval_dir, load_or_build
 
-SETS = ("split", "real", "dialogues")
+SETS = ("split", "real", "dialogues", "computed")
 
 
 def run_eval(settings: Settings, split: str = "test", out: Path | None = None, show_wrong: bool = True,
@@ -20,7 +20,7 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
     stream = stream or sys.stdout
     index = load_or_build(settings)
     questions = load_questions(eval_dir(settings))
-    unknown = sorted({q.label for q in questions if q.label != "none" and index.entry(q.label) is None})
+    unknown = sorted({x for q in questions for x in q.labels if index.entry(x) is None})
     if unknown:
         stream.write(f"eval labels name entries that do not exist: {', '.join(unknown)}\n")
         return 2
@@ -47,8 +47,8 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
         stream.write(calibration_lines(f"{split} split", report.calibration))
     data = report.as_dict() | {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
                                "calibration": index.calibration, "outcomes": outcomes}
-    if "real" in sets or "dialogues" in sets:
-        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong))
+    if set(sets) & {"real", "dialogues", "computed"}:
+        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong, split))
     out = out or settings.var_dir / "reports" / f"eval-{split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -71,8 +71,9 @@ def calibration_lines(title: str, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_wrong: bool) -> dict:
-    from bot.knowledge.served_eval import dialogue_report, real_report
+async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_wrong: bool,
+                       split: str = "test") -> dict:
+    from bot.knowledge.served_eval import computed_report, dialogue_report, real_report
 
     data: dict = {}
     folder = eval_dir(settings)
@@ -84,6 +85,7 @@ async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_w
             f"({real.covered_right:.1%}) answered wrong={c.get('wrong', 0)} ({real.covered_wrong:.1%}) "
             f"clarified={c.get('clarified', 0)} handed off={c.get('handed_off', 0)} other={c.get('other', 0)}; "
             f"uncovered={real.n - real.n_covered}: answered with a fact={real.uncovered_answered} "
+            f"redirected={u.get('redirected', 0)} "
             f"clarified={u.get('clarified', 0)} handed off={u.get('handed_off', 0)} other={u.get('other', 0)}\n")
         data["real"] = real.as_dict()
     if "dialogues" in sets and (dialogues := load_dialogues(folder / "dialogues")):
@@ -91,4 +93,15 @@ async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_w
         stream.write(f"dialogues={dlg.conversations} turns={dlg.turns} turns right={dlg.right} "
                      f"({dlg.turns_right:.1%}) decisions={dlg.decisions}\n")
         data["dialogues"] = dlg.as_dict()
+    splits = ("dev", "test") if split == "all" else (split,)
+    if "computed" in sets and (computed := load_computed(folder / "computed", splits)):
+        calc = await computed_report(settings, computed)
+        o = calc.outcomes
+        stream.write(f"computed ({'+'.join(splits)}) questions={calc.n}: right={o.get('right', 0)} ({calc.right:.1%}) "
+                     f"wrong={o.get('wrong', 0)} other={o.get('other', 0)}\n")
+        if show_wrong:
+            for m in calc.misses:
+                stream.write(f"  {m['outcome'].upper()} {m['q']!r}: expected {m['expected']}, got "
+                             f"{m['decision']} asks={m['asks']} value={m['value']}\n")
+        data["computed"] = calc.as_dict()
     return data

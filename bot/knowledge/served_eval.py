@@ -1,4 +1,4 @@
-"""The real-question and dialogue sets, asked through the served assistant.
+"""The real-question, dialogue and computed sets, asked through the served assistant.
 
 They go through Rasa (NLU, rules, actions, thresholds) exactly as `patentdesk ask` does, so
 an intent that throws out a patent question, or a follow-up the context loses, counts
@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from bot.ask import ask_all, ask_conversations
 from bot.config import Settings
-from bot.knowledge.eval_sets import Dialogue, RealQuestion, real_outcome, turn_right
+from bot.knowledge.eval_sets import (
+    ComputedQuestion,
+    Dialogue,
+    RealQuestion,
+    computed_outcome,
+    real_outcome,
+    turn_right,
+)
 
 
 @dataclass
@@ -41,14 +48,22 @@ class RealReport:
                 "uncovered_answered": self.uncovered_answered, "wrong": self.wrong}
 
 
+def _redirects(settings: Settings) -> frozenset[str]:
+    from bot.knowledge.entries import load_knowledge
+    from bot.knowledge.service import knowledge_dir
+
+    return load_knowledge(knowledge_dir(settings)).redirects
+
+
 async def real_report(settings: Settings, questions: list[RealQuestion]) -> RealReport:
+    redirects = _redirects(settings)
     covered: Counter[str] = Counter()
     uncovered: Counter[str] = Counter()
     wrong = []
     by_text = {q.text: q for q in questions}
     async for row in ask_all(settings, [q.text for q in questions]):
         q = by_text[row["question"]]
-        outcome = real_outcome(q.labels, row["decision"], row["entry_id"])
+        outcome = real_outcome(q.labels, row["decision"], row["entry_id"], redirects)
         (covered if q.labels else uncovered)[outcome] += 1
         if outcome == "wrong":
             wrong.append({"q": q.text, "expected": sorted(q.labels) or "none", "answered": row["entry_id"]})
@@ -74,13 +89,14 @@ class DialogueReport:
 
 
 async def dialogue_report(settings: Settings, dialogues: list[Dialogue]) -> DialogueReport:
+    redirects = _redirects(settings)
     right = turns = 0
     decisions: Counter[str] = Counter()
     misses = []
     async for row in ask_conversations(settings, [[t.user for t in d.turns] for d in dialogues]):
         d = dialogues[row["conversation"]]
         expect = d.turns[row["turn"]].expect
-        ok = turn_right(expect, row["decision"], row["entry_id"])
+        ok = turn_right(expect, row["decision"], row["entry_id"], redirects)
         turns += 1
         right += ok
         decisions[row["decision"]] += 1
@@ -88,3 +104,31 @@ async def dialogue_report(settings: Settings, dialogues: list[Dialogue]) -> Dial
             misses.append({"dialogue": d.name, "turn": row["turn"], "user": row["question"],
                            "expected": sorted(expect), "decision": row["decision"], "entry_id": row["entry_id"]})
     return DialogueReport(len(dialogues), turns, right, dict(decisions), misses)
+
+
+@dataclass
+class ComputedReport:
+    n: int
+    outcomes: dict[str, int]
+    misses: list[dict] = field(default_factory=list)
+
+    @property
+    def right(self) -> float:
+        return self.outcomes.get("right", 0) / self.n if self.n else 0.0
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "outcomes": self.outcomes, "right": round(self.right, 4), "misses": self.misses}
+
+
+async def computed_report(settings: Settings, questions: list[ComputedQuestion]) -> ComputedReport:
+    outcomes: Counter[str] = Counter()
+    misses = []
+    by_text = {q.text: q for q in questions}
+    async for row in ask_all(settings, [q.text for q in questions]):
+        q = by_text[row["question"]]
+        outcome = computed_outcome(q, row["decision"], row.get("asks"), row.get("value"))
+        outcomes[outcome] += 1
+        if outcome != "right":
+            misses.append({"q": q.text, "outcome": outcome, "expected": {q.expect_kind: q.expect},
+                           "decision": row["decision"], "asks": row.get("asks"), "value": row.get("value")})
+    return ComputedReport(len(questions), dict(outcomes), misses)

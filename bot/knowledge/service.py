@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.knowledge.encoders import Encoder, make_encoder
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
-from bot.knowledge.evaluation import calibrate, load_questions, score_all
+from bot.knowledge.evaluation import acceptable, calibrate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError
 from bot.knowledge.ranker_training import fit_ranker
 
@@ -36,7 +36,7 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
         dev = score_all(index, questions)
         index.thresholds, index.calibration = calibrate(index, dev)
         index.ranker, index.calibration["ranker"] = fit_ranker(
-            index, [s.signals for s in dev], [{s.question.label} for s in dev], index.thresholds)
+            index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds)
     else:
         log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
     index.save(settings.var_dir)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from bot.handoff.calendar import WorkingCalendar, load_calendar
+from bot.handoff.calendar import DEFAULT_TZ, WorkingCalendar, load_calendar
 
 _SEARCH_LIMIT_DAYS = 60  # the longest holiday block is nine days; more means a broken calendar
 
@@ -64,3 +65,8 @@ class DeadlineCalendar:
 def default_calendar() -> DeadlineCalendar:
     """The packaged calendar of the handoff desk, loaded once."""
     return DeadlineCalendar.from_working_calendar(load_calendar())
+
+
+def local_today() -> dt.date:
+    """Today where the desk works: "今年" and "去年" in a message mean the calendar's year there."""
+    return dt.datetime.now(ZoneInfo(DEFAULT_TZ)).date()

@@ -1,0 +1,42 @@
+"""The calculator on the FAQ's answer path: one turn, follow-ups, and a question for a missing fact."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.knowledge import dialogue
+
+TODAY = dt.date(2026, 12, 4)
+
+
+def test_a_fee_for_the_users_year_is_computed_and_a_type_switch_recomputes_it(index) -> None:
+    first = dialogue.ask(index, "发明专利第7年年费多少钱", today=TODAY)
+    assert first.decision == "answer" and first.entry_id == "calc:annual-fee" and first.value == 2000
+    assert first.text.startswith("发明专利第7年") and "依据" in first.text
+    assert first.payload()["patentdesk"]["value"] == 2000
+    switched = dialogue.ask(index, "那实用新型呢", first.context, today=TODAY)
+    assert switched.entry_id == "calc:annual-fee" and switched.value == 1200  # utility model, years 6-8
+
+
+def test_a_missing_fact_is_asked_for_once_and_the_reply_completes_it(index) -> None:
+    asked = dialogue.ask(index, "驳回决定是2026年3月2日发出的，复审请求最晚哪天提", today=TODAY)
+    assert asked.decision == "clarify" and asked.asks == "service" and asked.entry_id is None
+    assert asked.payload()["patentdesk"]["asks"] == "service" and "电子" in asked.text
+    assert dialogue.awaits_fact(asked.context)
+    done = dialogue.ask(index, "纸件邮寄的", asked.context, today=TODAY)
+    # 3月2日 + 15 days = 3月17日 presumed receipt; + 3 months = 6月17日, a Wednesday
+    assert done.decision == "answer" and done.value == "2026-06-17" and "6月17日" in done.text
+    assert not dialogue.awaits_fact(done.context)
+
+
+def test_a_general_question_after_a_calculation_goes_to_the_faq(index) -> None:
+    first = dialogue.ask(index, "发明专利第7年年费多少钱", today=TODAY)
+    faq = dialogue.ask(index, "实用新型专利保护期是多少年", first.context, today=TODAY)
+    assert faq.entry_id is None or not faq.entry_id.startswith("calc:")
+    assert faq.context.calc is None
+
+
+def test_rule_questions_without_the_users_numbers_stay_with_the_faq(index) -> None:
+    for text in ("发明专利申请费多少", "年费什么时候交", "复审期限是多久"):
+        turn = dialogue.ask(index, text, today=TODAY)
+        assert not (turn.entry_id or "").startswith("calc:") and turn.asks is None, text
