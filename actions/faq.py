@@ -19,6 +19,13 @@ def _emit(dispatcher: CollectingDispatcher, turn: dialogue.Turn) -> list[dict[st
     return slot_events(turn)
 
 
+async def _answer_fact(dispatcher: CollectingDispatcher, tracker: Tracker,
+                       ctx: dialogue.Context) -> list[dict[str, Any]]:
+    text = tracker.latest_message.get("text") or ""
+    turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+    return _emit(dispatcher, turn)
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
@@ -74,6 +81,8 @@ class ActionHandleAffirm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         offer = tracker.get_slot("pending_offer")
         ctx = context_from(tracker)
+        if dialogue.awaits_fact(ctx):  # "是纸件的" answers the calculator's question
+            return await _answer_fact(dispatcher, tracker, ctx)
         if offer == "human":
             return handoff_events(dispatcher, tracker, complaint=False)
         if offer == "candidates" and len(ctx.candidates) == 1:
@@ -93,6 +102,8 @@ class ActionHandleDeny(Action):
         offer = tracker.get_slot("pending_offer")
         ctx = context_from(tracker)
         text = tracker.latest_message.get("text") or ""
+        if dialogue.awaits_fact(ctx):  # "不是电子的，是纸件" answers the calculator's question
+            return await _answer_fact(dispatcher, tracker, ctx)
         if dialogue.strip_denial(text):  # "不对，我问的是外观设计": a correction, read in context
             turn = await knowledge_holder.run(lambda index: dialogue.correct(index, text, ctx))
             return _emit(dispatcher, turn)

@@ -78,3 +78,21 @@ async def test_complaint_handoff_apologises() -> None:
     assert said(d)[0] == {"decision": "handoff", "entry_id": None, "confidence": None, "candidates": [],
                           "reason": "complaint"}
     assert "抱歉" in d.messages[0]["text"]
+
+
+async def test_yes_or_no_to_the_calculators_question_completes_the_calculation() -> None:
+    """"是纸件的" or "不是电子的，是纸件" may be read as affirm or deny: after the calculator asked
+    which kind of service, either is the answer it waits for, not a yes to an offer."""
+    from bot.rules import compute
+
+    asked = compute("驳回决定是2026年3月2日发出的，复审请求最晚哪天提")
+    slots = {"faq_calc": asked.context.to_dict(), "pending_offer": "fact",
+             "faq_last_query": "驳回决定是2026年3月2日发出的，复审请求最晚哪天提"}
+    for action, intent, text in ((ActionHandleAffirm(), "affirm", "是纸件邮寄的"),
+                                 (ActionHandleDeny(), "deny", "不是电子的，是纸件")):
+        d = CollectingDispatcher()
+        events = await action.run(d, tracker([], dict(slots), intent, text), {})
+        reply = said(d)[0]
+        assert reply["decision"] == "answer" and reply["entry_id"] == "calc:reexamination-deadline", text
+        assert reply["value"] == "2026-06-17" and "6月17日" in d.messages[0]["text"]
+        assert SlotSet("pending_offer", None) in events

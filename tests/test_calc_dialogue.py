@@ -40,3 +40,9 @@ def test_rule_questions_without_the_users_numbers_stay_with_the_faq(index) -> No
     for text in ("发明专利申请费多少", "年费什么时候交", "复审期限是多久"):
         turn = dialogue.ask(index, text, today=TODAY)
         assert not (turn.entry_id or "").startswith("calc:") and turn.asks is None, text
+
+
+def test_a_denied_kind_of_service_is_not_the_one_meant(index) -> None:
+    asked = dialogue.ask(index, "驳回决定是2026年3月2日发出的，复审请求最晚哪天提", today=TODAY)
+    done = dialogue.ask(index, "不是电子的，是纸件邮寄的", asked.context, today=TODAY)
+    assert done.decision == "answer" and done.value == "2026-06-17"

@@ -416,3 +416,34 @@ def test_force_majeure_restoration_is_capped_two_years_after_the_missed_limit() 
 def test_examination_request_counts_from_the_priority_date_when_one_is_claimed() -> None:
     result = computed("发明申请日2023年9月20日，优先权日2023年2月14日，实审最晚哪天请求")
     assert result.value == dt.date(2026, 2, 24)  # 2月14日 + 3 years falls in 春节
+
+
+# --- readings added after the second writer's dev questions ---------------------------------
+def test_a_denied_grace_fee_means_the_30_month_limit() -> None:
+    plain = computed("pct优先权日2023年12月4日，不交宽限费的话进中国最晚哪天")
+    assert plain.value == dt.date(2026, 6, 4)
+    assert not parse("不交宽限费的话", TODAY).grace and parse("交宽限费的话", TODAY).grace
+
+
+def test_days_late_and_months_past_are_read() -> None:
+    assert parse("年费过了截止日二十来天才想起来", TODAY).months_late == 0
+    assert parse("年费忘了交 已经过了3个多月了", TODAY).months_late == 4
+    assert computed("外观专利第9年年费忘了交 已经过了3个多月了 滞纳金是多少").value == 2000 * 15 // 100  # years 9-10: 2000
+
+
+def test_a_year_in_brackets_and_a_kind_in_the_clause_before() -> None:
+    fm = computed("地震（不可抗力）耽误了，原来的期限2025年9月10日届满，7月5号（今年2026年）障碍才消除，恢复权利截止哪天")
+    assert fm.value == dt.date(2026, 9, 7)  # 7月5日 + 2 months = 9月5日, a Saturday
+    reg = computed("今年(2026)的事，授权通知我哪天收到的呢，是7月19号，办登记最晚哪天呀")
+    assert reg.value == dt.date(2026, 9, 21)  # 9月19日 is a Saturday, 9月20日 a 调休 Sunday
+
+
+def test_restoration_of_a_missed_reexamination_from_the_rejection_received() -> None:
+    result = computed("2026年1月8号收到的驳回决定，当时忘了提复审，期限过了，现在想请求恢复权利，最晚到哪天")
+    assert result.value == dt.date(2026, 6, 8)  # limit 4月8日, then + 2 months
+    assert "2026年4月8日" in result.text
+
+
+def test_typos_and_other_words_for_the_notice() -> None:
+    assert computed("我的实用型被驳回了，驳回决定是2026年3月31日收到的，复申最后一天是哪天").value == dt.date(2026, 6, 30)
+    assert computed("登记通知是邮寄纸件，通知书上的发文日2026-08-03，最晚哪天？").value == dt.date(2026, 10, 19)

@@ -34,6 +34,8 @@ def merge(ctx: CalcContext, facts: Facts) -> None:
         ctx.total = True
     if facts.reexamination:
         ctx.reexamination = True
+    if facts.rejection:
+        ctx.rejection = True
     if facts.force_majeure:
         ctx.force_majeure = True
     if facts.reduction_rate:

@@ -25,7 +25,8 @@ def compute_deadline(
         period = rule.by_type[ctx.patent_type]
     if rule.rule_id == "calc:examination-request-deadline" and ctx.patent_type not in (None, "invention"):
         return None  # utility models and designs have no substantive examination: an FAQ
-    steps: list[str] = []
+    steps: list[str] = [ctx.derived] if ctx.derived else []
+    ctx.derived = None  # said once, in this answer
     notes: list[str] = []
     cited = list(rule.sources)
     if rule.start == "notice":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from copy import deepcopy
 
-from . import annual
+from . import annual, render
 from .context import merge
 from .deadlines import compute_deadline
 from .intent import rule_for
@@ -55,7 +55,15 @@ def _dispatch(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed | NeedsF
         return annual.compute_surcharge(ctx)
     if ctx.rule == "calc:annual-fee-due":
         return annual.compute_due_date(ctx, calendar)
-    rule = DEADLINE_RULES.get(_variant(ctx) or "")
+    rule_id = _variant(ctx)
+    if rule_id == "calc:restoration-reexamination-deadline" and "expiry" not in ctx.dates:
+        # "2026年1月8号收到的驳回决定，忘了提复审": the re-examination limit's last day first
+        limit = compute_deadline(DEADLINE_RULES["calc:reexamination-deadline"], deepcopy(ctx), calendar)
+        if not isinstance(limit, Computed):
+            return limit
+        ctx.dates["expiry"] = limit.value  # type: ignore[assignment]
+        ctx.derived = f"复审请求期限（收到驳回决定之日起3个月）于 {render.cn_date(limit.value)} 届满"  # type: ignore[arg-type]
+    rule = DEADLINE_RULES.get(rule_id or "")
     if rule is None:
         return None
     return compute_deadline(rule, ctx, calendar)
@@ -68,6 +76,6 @@ def _variant(ctx: CalcContext) -> str | None:
         return ctx.rule
     if "obstacle_removed" in ctx.dates or ctx.force_majeure:
         return "calc:restoration-force-majeure-deadline"
-    if ctx.reexamination and "notice" not in ctx.dates and not (set(ctx.dates) & {"dispatch", "receipt"}):
+    if ctx.reexamination and (ctx.rejection or not set(ctx.dates) & {"dispatch", "receipt"}):
         return "calc:restoration-reexamination-deadline"
     return ctx.rule

@@ -32,9 +32,9 @@ _KIND_WORDS: tuple[tuple[str, str], ...] = (
     ("priority", r"优先权日|首次申请日?|第一次申请|在先申请日?|最早的?申请日"),
     ("grant_announcement", r"授权公告日?|公告授权|授权公告的日期|授予专利权公告"),
     ("obstacle_removed", r"障碍.{0,4}消除|消除"),
-    ("expiry", r"届满|到期"),
+    ("expiry", r"届满|到期|截止|截至"),
     ("filing", r"国际申请日|申请日|提交申请|提出申请|递交申请|申请的日期|申请于|申请时间"),
-    ("dispatch", r"发文日期?|发文|发出|寄出|下发|签发|发送|发的"),
+    ("dispatch", r"发文日期?|发文|发出|寄出|下发|签发|发送|发的|印的日期|落款"),
     ("receipt", r"收到日?|接到|拿到|送达|收的"),
 )
 _CLAUSE_BREAK = re.compile(r"[，。；;！？!?\n]|,(?!\d)")
@@ -66,17 +66,24 @@ _SERVICE_WORDS: tuple[tuple[str, str], ...] = (
     ("electronic", r"电子送达|电子申请|电子|网上|在线|线上|系统里|系统中|客户端|业务办理系统"),
     ("paper", r"纸件|纸质|邮寄|寄来|寄给|挂号|信件|快递|邮局|邮政|寄到"),
 )
+# "不是电子的，是纸件": the kind denied is not the kind meant
+_NEGATED_SERVICE_RE = re.compile(r"(?:不是|并非|没有|不是用|非)(?:电子送达|电子|网上|在线|纸件|纸质|邮寄)")
 _MONTHS_LATE_RE = re.compile(
-    rf"(?:逾期|超期|晚交|迟交|晚了|迟了|拖了|延误了?|过期|超过(?:期限|缴费期限|规定期限)?)\s*了?\s*({_NUM})\s*个?\s*(多)?\s*(?:整)?月"
+    rf"(?:逾期|超期|晚交|迟交|晚了|迟了|拖了|过了|延误了?|过期|超过(?:期限|缴费期限|规定期限)?)\s*了?\s*({_NUM})\s*个?\s*(多)?\s*(?:整)?月"
 )
 # "没有费减", "无费减": the full fee is meant, so the applicants need not be asked about
 _NO_REDUCTION_RE = re.compile(r"(?:没有|没|无|不|未)(?:申请|办|做|享受|备案)?(?:费减|减缴|减免)")
 # "交宽限费的话", "32个月": the later PCT limit is asked for
 _REEXAMINATION_RE = re.compile(r"复审|复申")
+_REJECTION_RE = re.compile(r"驳回")
 _FORCE_MAJEURE_RE = re.compile(r"(?<!不是)(?<!并非)(?<!不属于)(?<!没有)不可抗")
 _TOTAL_RE = re.compile(r"一共|总共|合计|总计|加起来|连.{0,6}一起|连滞纳金")
 _GRACE_RE = re.compile(r"宽限|32\s*个月|三十二个月")
-_LESS_THAN_MONTH_RE = re.compile(r"(?:逾期|超期|晚了|迟了)\s*(?:不到|不足|没到)\s*(?:一|1)\s*个?月|晚了几天|逾期几天")
+_NO_GRACE_RE = re.compile(r"(?:不|没|没有|不想|不打算)(?:交|缴|付|缴纳)?宽限")
+_LESS_THAN_MONTH_RE = re.compile(
+    r"(?:逾期|超期|晚了|迟了)\s*(?:不到|不足|没到)\s*(?:一|1)\s*个?月|晚了几天|逾期几天"
+    r"|(?:逾期|超期|晚交了?|迟交了?|晚了|迟了|拖了|过了)[^，。,；;]{0,6}?(?:[1-2]?\d|[一二两三十几]{1,3})\s*来?\s*天"
+)
 
 
 @dataclass
@@ -111,6 +118,7 @@ class Facts:
     grace: bool = False
     total: bool = False
     reexamination: bool = False
+    rejection: bool = False
     force_majeure: bool = False
 
     def any(self) -> bool:
@@ -139,17 +147,19 @@ def parse(message: str, today: dt.date) -> Facts:
     facts = Facts()
     text = message.replace("（", "(").replace("）", ")").replace("：", ":")
     masked = _read_dates(text, today, facts)
-    facts.year_only = _year_only(masked, today) if not facts.dates else None
+    has_full_date = any(d.value is not None for d in facts.dates)
+    facts.year_only = _year_only(masked, today) if not has_full_date else None
     if not facts.dates:
         facts.kind_word = _kind_word(masked)
     facts.patent_types = {kind for kind, words in _TYPE_WORDS if re.search(words, masked)}
     _read_years(masked, facts)
     _read_reduction(masked, facts)
-    facts.service = _first_kind(masked, _SERVICE_WORDS)
+    facts.service = _first_kind(_NEGATED_SERVICE_RE.sub(" ", masked), _SERVICE_WORDS)
     _read_months_late(masked, facts)
-    facts.grace = bool(_GRACE_RE.search(masked))
+    facts.grace = bool(_GRACE_RE.search(masked)) and not _NO_GRACE_RE.search(masked)
     facts.total = bool(_TOTAL_RE.search(masked))
     facts.reexamination = bool(_REEXAMINATION_RE.search(masked))
+    facts.rejection = bool(_REJECTION_RE.search(masked))
     facts.force_majeure = bool(_FORCE_MAJEURE_RE.search(masked))
     return facts
 
@@ -171,7 +181,7 @@ def _read_dates(text: str, today: dt.date, facts: Facts) -> str:
     for m in _RELATIVE_DATE_RE.finditer("".join(chars)):
         take(m, today.year + _RELATIVE_YEARS[m.group(1)], cn_number(m.group(2)), cn_number(m.group(3)))
     for m in _MONTH_DAY_RE.finditer("".join(chars)):
-        take(m, None, cn_number(m.group(1)), cn_number(m.group(2)))
+        take(m, _year_beside(text, m.end(), today), cn_number(m.group(1)), cn_number(m.group(2)))
 
     for start, end, year, month, day in sorted(found):
         if month is None or day is None:
@@ -191,6 +201,19 @@ def _read_dates(text: str, today: dt.date, facts: Facts) -> str:
     return "".join(chars)
 
 
+_YEAR_BESIDE_RE = re.compile(r"\s*[（(]\s*(?:(前年|去年|今年|明年)\s*)?(?:(\d{4})\s*年?)?")
+
+
+def _year_beside(text: str, end: int, today: dt.date) -> int | None:
+    """"7月5号（今年2026年）": the year said in brackets right after a month and day."""
+    m = _YEAR_BESIDE_RE.match(text, end)
+    if not m:
+        return None
+    if m.group(2):
+        return int(m.group(2))
+    return today.year + _RELATIVE_YEARS[m.group(1)] if m.group(1) else None
+
+
 def _kind_near(text: str, start: int, end: int) -> str:
     """The date kind named in the date's own clause, the word nearest to the date winning."""
     left = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
@@ -204,6 +227,13 @@ def _kind_near(text: str, start: int, end: int) -> str:
             key = (distance, rank, kind)
             if best is None or key < best:
                 best = key
+    if best is None and left > 0:
+        # "授权通知我哪天收到的呢，是7月19号": the kind is named in the clause just before
+        before = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, left - 1)), default=0)
+        words = [(m.end(), rank, kind) for rank, (kind, w) in enumerate(_KIND_WORDS)
+                 for m in re.finditer(w, text[before:left])]
+        if words:
+            return max(words, key=lambda x: (x[0], -x[1]))[2]
     return best[2] if best else "unknown"
 
 
