@@ -46,3 +46,18 @@ def test_a_denied_kind_of_service_is_not_the_one_meant(index) -> None:
     asked = dialogue.ask(index, "驳回决定是2026年3月2日发出的，复审请求最晚哪天提", today=TODAY)
     done = dialogue.ask(index, "不是电子的，是纸件邮寄的", asked.context, today=TODAY)
     assert done.decision == "answer" and done.value == "2026-06-17"
+
+
+def test_which_missing_facts_leave_the_first_word_to_the_faq() -> None:
+    """A rule asked in general is the FAQ's (its answer then offers the figure); a case with
+    the user's own date is the calculator's, which asks what it lacks."""
+    from bot.rules import CalcContext, NeedsFact
+
+    def lacking(fact: str) -> NeedsFact:
+        return NeedsFact(fact, "?", CalcContext())
+
+    assert dialogue._rule_in_general(lacking("date"), "PCT进中国最晚啥时候")
+    assert dialogue._rule_in_general(lacking("patent_type"), "年费晚交了一个月")
+    assert not dialogue._rule_in_general(lacking("date"), "发明第7年年费晚交了两个月")
+    assert not dialogue._rule_in_general(lacking("service"), "驳回决定是2026年3月2日发出的，复审最晚哪天")
+    assert not dialogue._rule_in_general(lacking("patent_type"), "优先权日2026年3月2日，最晚哪天提")

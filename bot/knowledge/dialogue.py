@@ -313,16 +313,21 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
         if turn.decision != "answer":
             return calc_turn(result, ctx, text)
         # "PCT进中国最晚啥时候": the entry states the rule; the day itself is offered
-        turn.text += f"\n如需算出您的具体日期，{result.question}"
+        wanted = "日期" if result.fact == "date" else "金额或日期"
+        turn.text += f"\n如需算出您的具体{wanted}，{result.question}"
         turn.context.calc = result.context.to_dict() | {"offered": True}
+        turn.asks = result.fact
     return turn
 
 
 def _rule_in_general(result: NeedsFact, text: str) -> bool:
-    """A deadline asked without a date of the user's own is first the FAQ's to answer."""
+    """A deadline asked without a date of the user's own, or a fee without the patent type or
+    year ("年费晚交了一个月"), is first the FAQ's to answer; the figure is then offered."""
     facts = parse_facts(text, local_today())
-    own_case = facts.dates or facts.year_only or facts.year_number or facts.months_late is not None
-    return result.fact == "date" and not (own_case or facts.invalid_date)
+    if result.fact == "date":
+        own_case = facts.dates or facts.year_only or facts.year_number or facts.months_late is not None
+        return not (own_case or facts.invalid_date)
+    return result.fact in ("patent_type", "year_number") and not (facts.dates or facts.invalid_date)
 
 
 def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) -> Turn:
