@@ -197,8 +197,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if unknown or not sets:
         print(f"unknown --sets {', '.join(unknown) or '(none)'}: choose from {', '.join(SETS)}", file=sys.stderr)
         return 2
-    return run_eval(_settings(), split=args.split, out=Path(args.out) if args.out else None,
-                    show_wrong=not args.quiet, sets=sets)
+    try:
+        return run_eval(_settings(), split=args.split, out=Path(args.out) if args.out else None,
+                        show_wrong=not args.quiet, sets=sets)
+    except FileNotFoundError as e:  # no trained model for the served sets: say what to run
+        print(f"cannot evaluate: {e}", file=sys.stderr)
+        return 2
 
 
 def cmd_wechat_sim(args: argparse.Namespace) -> int:

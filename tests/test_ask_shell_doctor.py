@@ -112,3 +112,11 @@ def test_doctor_explains_what_is_wrong(settings: Settings, tmp_path: Path) -> No
     assert "[FAIL] model: no trained model yet" in out and "patentdesk train" in out
     assert "[FAIL] actions port" in out and "ACTIONS_PORT" in out
     assert "[warn] index" in out and "patentdesk index" in out
+
+
+def test_eval_without_a_trained_model_says_what_to_run(settings: Settings, index, tmp_path: Path) -> None:
+    """The served sets need a model: without one, a clear message and exit 2, no traceback."""
+    env = child_env(make_env(settings.var_dir, PATENTDESK_MODEL_DIR=str(tmp_path / "no-models")))
+    result = patentdesk("eval", "--sets", "computed", "--quiet", "--out", str(tmp_path / "e.json"), env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "patentdesk train" in result.stderr and "Traceback" not in result.stderr
