@@ -64,7 +64,7 @@ class ActionSmalltalk(Action):
         ctx = context_from(tracker)
         if dialogue.may_be_question(text, intent, ctx):
             # a greeting or thanks is read alone; "我是学生" (taken for "are you a bot") in context
-            in_context = intent in dialogue.CONTEXT_INTENTS
+            in_context = intent in dialogue.CONTEXT_INTENTS or dialogue.awaits_fact(ctx)
             turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx, use_context=in_context))
             if dialogue.overrides_intent(turn, text):
                 return _emit(dispatcher, turn)

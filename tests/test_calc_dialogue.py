@@ -61,3 +61,19 @@ def test_which_missing_facts_leave_the_first_word_to_the_faq() -> None:
     assert not dialogue._rule_in_general(lacking("date"), "发明第7年年费晚交了两个月")
     assert not dialogue._rule_in_general(lacking("service"), "驳回决定是2026年3月2日发出的，复审最晚哪天")
     assert not dialogue._rule_in_general(lacking("patent_type"), "优先权日2026年3月2日，最晚哪天提")
+
+
+def test_an_offered_calculation_does_not_take_the_next_question(index) -> None:
+    from bot.rules import CalcContext
+
+    offered = CalcContext(rule="calc:annual-fee", year_number=3, pending="patent_type").to_dict() | {"offered": True}
+    ctx = dialogue.Context(last_query="第3年年费多少", last_entry="annual-fee-invention", calc=offered)
+    turn = dialogue.ask(index, "外观设计的保护期是多久", ctx, today=TODAY)
+    assert not (turn.entry_id or "").startswith("calc:")
+    assert dialogue.ask(index, "外观设计", ctx, today=TODAY).value == 600  # the fact it offered to use
+
+
+def test_odd_input_never_breaks_the_answer_path(index) -> None:
+    for text in ("", "😀😀", "9999年12月1日收到驳回决定，复审最晚哪天", "2026年3月2日" * 200):
+        turn = dialogue.ask(index, text, today=TODAY)
+        assert turn.decision in {"answer", "clarify", "handoff", "smalltalk"} and turn.text

@@ -447,3 +447,53 @@ def test_restoration_of_a_missed_reexamination_from_the_rejection_received() -> 
 def test_typos_and_other_words_for_the_notice() -> None:
     assert computed("我的实用型被驳回了，驳回决定是2026年3月31日收到的，复申最后一天是哪天").value == dt.date(2026, 6, 30)
     assert computed("登记通知是邮寄纸件，通知书上的发文日2026-08-03，最晚哪天？").value == dt.date(2026, 10, 19)
+
+
+# --- defects found in review (each once gave a wrong figure, a loop or an exception) --------
+@pytest.mark.parametrize("message", [
+    "发明专利第3年年费怎么缴纳", "发明专利第一年的年费在哪里交", "实用新型第5年年费能开发票吗",
+    "发明专利第3年年费忘交了会怎样", "发明专利第3年年费没交，专利权终止了怎么恢复",
+])
+def test_a_year_and_a_fee_without_asking_an_amount_is_the_faqs(message: str) -> None:
+    assert compute(message, None, TODAY) is None
+
+
+def test_days_late_beyond_four_weeks_are_asked_as_months_not_read_as_none() -> None:
+    assert parse("发明第4年年费逾期35天滞纳金多少", TODAY).months_late is None
+    assert needs("发明第4年年费逾期35天滞纳金多少", "months_late")
+    assert computed("发明第4年年费过了3个月零10天，滞纳金多少").value == 180  # 1200 x 15%
+
+
+def test_a_lone_year_beside_an_annual_fee_is_not_the_filing_year() -> None:
+    asked = needs("发明第3年年费今年要交，申请日是3月1日，最晚哪天", "calendar_year")
+    assert computed("2024年", asked.context).value == D(2026, 3, 2)  # 3月1日 is a Sunday
+
+
+def test_denied_kinds_of_service_and_force_majeure() -> None:
+    for message in ("驳回决定2026年3月2日发的，没有寄纸件，是电子送达的，复审最晚哪天",
+                    "驳回决定2026年3月2日发的，纸件没收到，在系统里看到的，复审最晚哪天"):
+        assert computed(message).value == D(2026, 6, 2), message
+    assert needs("驳回决定2026年3月2日发的，电子和纸件都有，复审最晚哪天", "service")
+    assert computed("2026年3月20日收到权利丧失通知，并不是因为不可抗力，恢复最晚哪天").value == D(2026, 5, 20)
+
+
+def test_a_worked_out_limit_is_recomputed_when_the_date_is_corrected() -> None:
+    first = computed("2026年2月10号收到的驳回决定，忘了提复审，恢复最晚哪天")
+    assert first.value == D(2026, 7, 13)
+    assert computed("那如果是2026年1月8号收到的呢", first.context).value == D(2026, 6, 8)
+
+
+def test_the_examination_request_of_a_pct_application_and_applicants_counted_by_patents() -> None:
+    assert computed("PCT申请进入中国国家阶段后，实审请求最晚哪天提？国际申请日2024年1月31日").value == D(2027, 2, 1)
+    assert computed("我个人申请的，手上有两个专利，发明第4年年费费减后多少").value == 180  # 85% off
+
+
+def test_impossible_dates_are_asked_again_not_computed() -> None:
+    for message in ("9999年12月1日收到驳回决定，复审最晚哪天", "2026年2月30日收到驳回决定，复审最晚哪天",
+                    "2月30日收到驳回决定，复审最晚哪天"):
+        assert needs(message, "date")
+
+
+def test_a_one_word_applicant_answers_the_count_question() -> None:
+    asked = needs("第4年年费费减后多少，发明", "applicant_count")
+    assert computed("个人", asked.context).value == 180

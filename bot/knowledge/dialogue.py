@@ -7,6 +7,7 @@ directly and the served bot and `patentdesk ask` share one path.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -69,6 +70,8 @@ class Turn:
 
 
 # --- follow-ups ("那实用新型呢", "能减免吗", "超过了怎么办") ------------------------------------
+log = logging.getLogger(__name__)
+
 _FOLLOW_PREFIX = re.compile(r"^(那么|那|还有|如果是|要是|换成|改成|对于|如果|假如|那要是)")
 _FOLLOW_SUFFIX = re.compile(r"(的话呢|的呢|呢|的话|怎么样|咋样|如何)$")
 _FOLLOW_MAX_CHARS = 12
@@ -349,12 +352,24 @@ def calculation(text: str, ctx: Context, use_context: bool, today: dt.date) -> C
     "驳回决定是2026年3月2日发出的，复审请求最晚哪天提"), or the one fact it lacks. An earlier
     calculation carries on only when it asked for something or the message leans on it
     ("那实用新型呢"); a reply without the date that was asked for is a new message."""
+    if len(text) > CALC_MAX_CHARS:
+        return None  # a long message is not a calculation (and is not parsed date by date)
     earlier = CalcContext.from_dict(ctx.calc) if use_context and ctx.calc else None
-    if earlier is not None and not (earlier.pending or leans_on_context(text, ctx)):
+    leaning = leans_on_context(text, ctx)
+    if earlier is not None and not (earlier.pending or leaning):
         earlier = None
     if earlier is not None and earlier.pending == "date" and not parse_facts(text, today).dates:
         earlier = None
-    return compute(text, earlier, today=today)
+    if earlier is not None and (ctx.calc or {}).get("offered") and not leaning:
+        earlier = None  # only offered: "外观设计的保护期是多久" next is a new question
+    try:
+        return compute(text, earlier, today=today)
+    except (ValueError, OverflowError, ArithmeticError):
+        log.warning("calculation failed for %r", text[:80], exc_info=True)
+        return None  # the FAQ answers instead; never a traceback to the user
+
+
+CALC_MAX_CHARS = 200
 
 
 def calc_turn(result: Computed | NeedsFact, ctx: Context, text: str) -> Turn:

@@ -30,14 +30,22 @@ def merge(ctx: CalcContext, facts: Facts) -> None:
         ctx.reduction = True
     if facts.grace:
         ctx.grace = True
+    if facts.no_grace:
+        ctx.grace = False
     if facts.total:
         ctx.total = True
     if facts.reexamination:
         ctx.reexamination = True
     if facts.rejection:
         ctx.rejection = True
-    if facts.force_majeure:
-        ctx.force_majeure = True
+    if facts.force_majeure is not None:
+        ctx.force_majeure = facts.force_majeure
+    if facts.applicant_kind and ctx.pending == "applicant_count" and not facts.applicant_count:
+        # "个人" or "公司" in reply to "一个申请人还是几个": one applicant of that kind
+        facts.applicant_count = "single"
+        ctx.applicant_count = "single"
+        if ctx.reduction and ctx.reduction_rate is None:
+            ctx.reduction_rate = REDUCTION_RATES["single"]
     if facts.reduction_rate:
         ctx.reduction_rate = facts.reduction_rate
     if facts.applicant_count:
@@ -54,7 +62,9 @@ def merge(ctx: CalcContext, facts: Facts) -> None:
 
 
 def _merge_dates(ctx: CalcContext, facts: Facts) -> None:
-    if facts.year_only:
+    # a lone year beside an annual fee ("今年要交") is the year of payment, not of filing
+    year_of_dates = ctx.pending == "calendar_year" or not str(ctx.rule).startswith("calc:annual-fee")
+    if facts.year_only and year_of_dates:
         ctx.calendar_year = facts.year_only
     for date in facts.dates:
         if date.value is not None:
@@ -64,7 +74,7 @@ def _merge_dates(ctx: CalcContext, facts: Facts) -> None:
             _complete(ctx, ctx.calendar_year, date.month, date.day, date.kind)
         else:
             ctx.partial_date = (date.month, date.day, date.kind)
-    if ctx.partial_date and facts.year_only:
+    if ctx.partial_date and facts.year_only and year_of_dates:
         month, day, kind = ctx.partial_date
         _complete(ctx, facts.year_only, month, day, kind)
     if facts.kind_word and ctx.pending == "date_kind" and "unknown" in ctx.dates:

@@ -63,6 +63,9 @@ def _dispatch(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed | NeedsF
             return limit
         ctx.dates["expiry"] = limit.value  # type: ignore[assignment]
         ctx.derived = f"复审请求期限（收到驳回决定之日起3个月）于 {render.cn_date(limit.value)} 届满"  # type: ignore[arg-type]
+        result = compute_deadline(DEADLINE_RULES[rule_id], ctx, calendar)
+        ctx.dates.pop("expiry", None)  # worked out, not said: a corrected receipt date recomputes it
+        return result
     rule = DEADLINE_RULES.get(rule_id or "")
     if rule is None:
         return None
@@ -74,7 +77,7 @@ def _variant(ctx: CalcContext) -> str | None:
     request's, or when force majeure caused the delay (IR art. 6)."""
     if ctx.rule != "calc:restoration-deadline":
         return ctx.rule
-    if "obstacle_removed" in ctx.dates or ctx.force_majeure:
+    if ctx.force_majeure is not False and ("obstacle_removed" in ctx.dates or ctx.force_majeure):
         return "calc:restoration-force-majeure-deadline"
     if ctx.reexamination and (ctx.rejection or not set(ctx.dates) & {"dispatch", "receipt"}):
         return "calc:restoration-reexamination-deadline"

@@ -52,7 +52,7 @@ class CalcContext:
     reexamination: bool = False  # the limit missed was the re-examination request's
     rejection: bool = False  # the date given is the rejection decision's
     derived: str | None = None  # a step worked out before this limit (the re-examination limit)
-    force_majeure: bool = False  # the user says force majeure caused the delay
+    force_majeure: bool | None = None  # the user says force majeure caused the delay (False: said it did not)
     total: bool = False  # "一共多少": the fee and its surcharge together
     grace: bool = False  # the later limit that a grace fee buys (PCT: 32 months) is asked for
 

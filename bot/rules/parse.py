@@ -20,6 +20,7 @@ _FULL_DATE_RES = (
     re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?"),
     re.compile(r"(?<!\d)(\d{4})\s*([./\-])\s*(\d{1,2})\s*\2\s*(\d{1,2})(?!\d)"),
 )
+_YEAR_BOUNDS = (1980, 2100)
 _RELATIVE_YEARS = {"前年": -2, "去年": -1, "今年": 0, "明年": 1}
 _RELATIVE_DATE_RE = re.compile(
     rf"(前年|去年|今年|明年)\s*({_NUM})\s*月\s*({_NUM})\s*[日号]?"
@@ -56,9 +57,10 @@ _RATE_RES = (
     (70, re.compile(r"70\s*%|百分之七十(?!五)|减缴?70|减免70")),
 )
 _SEVERAL_RE = re.compile(
-    r"两个|两家|两人|两位|多个|几个|多家|共同|一起|联合|共有|合伙|[2-9二三四五六七八九]\s*(?:个|家|人|位)(?:申请人|公司|单位|人)"
+    r"(?:两|二|多|几|[2-9三四五六七八九])\s*(?:个|家|位|名)?\s*(?:申请人|公司|单位|企业|权利人|专利权人|人一起|人共同|人合伙)"
+    r"|两家|两人|共同申请|一起申请|联合申请|合伙申请|共有|共同拥有|共同的"
 )
-_SINGLE_RE = re.compile(r"一个(?:申请人|人|公司|单位)|一家|单个|单独|独自|只有我|个人申请|就我")
+_SINGLE_RE = re.compile(r"一个(?:申请人|人|公司|单位)|一家公司|单个|单独|独自|只有我|个人申请|就我|^\s*(?:一个|一家|一人|就一个)")
 _INDIVIDUAL_RE = re.compile(r"个人|自然人|我自己")
 _ORGANISATION_RE = re.compile(r"公司|企业|单位|高校|大学|研究所|院所|事业单位")
 
@@ -67,7 +69,10 @@ _SERVICE_WORDS: tuple[tuple[str, str], ...] = (
     ("paper", r"纸件|纸质|邮寄|寄来|寄给|挂号|信件|快递|邮局|邮政|寄到"),
 )
 # "不是电子的，是纸件": the kind denied is not the kind meant
-_NEGATED_SERVICE_RE = re.compile(r"(?:不是|并非|没有|不是用|非)(?:电子送达|电子|网上|在线|纸件|纸质|邮寄)")
+_NEGATED_SERVICE_RE = re.compile(
+    r"(?:不是|并非|没有|没|不是用|没用|非)(?:寄|收到|用|走)?(?:电子送达|电子|网上|在线|纸件|纸质|邮寄)"
+    r"|(?:纸件|纸质|邮寄|电子)[^，。,；;]{0,3}(?:没收到|没有收到|没寄|没有寄|没来)"
+)
 _MONTHS_LATE_RE = re.compile(
     rf"(?:逾期|超期|晚交|迟交|晚了|迟了|拖了|过了|延误了?|过期|超过(?:期限|缴费期限|规定期限)?)\s*了?\s*({_NUM})\s*个?\s*(多)?\s*(?:整)?月"
 )
@@ -76,14 +81,17 @@ _NO_REDUCTION_RE = re.compile(r"(?:没有|没|无|不|未)(?:申请|办|做|享�
 # "交宽限费的话", "32个月": the later PCT limit is asked for
 _REEXAMINATION_RE = re.compile(r"复审|复申")
 _REJECTION_RE = re.compile(r"驳回")
-_FORCE_MAJEURE_RE = re.compile(r"(?<!不是)(?<!并非)(?<!不属于)(?<!没有)不可抗")
+_FORCE_MAJEURE_RE = re.compile(r"不可抗")
+_NOT_FORCE_MAJEURE_RE = re.compile(r"(?:不是|并非|不属于|没有|并不是|不算)(?:因为|由于|是)?不可抗")
 _TOTAL_RE = re.compile(r"一共|总共|合计|总计|加起来|连.{0,6}一起|连滞纳金")
 _GRACE_RE = re.compile(r"宽限|32\s*个月|三十二个月")
 _NO_GRACE_RE = re.compile(r"(?:不|没|没有|不想|不打算)(?:交|缴|付|缴纳)?宽限")
-_LESS_THAN_MONTH_RE = re.compile(
-    r"(?:逾期|超期|晚了|迟了)\s*(?:不到|不足|没到)\s*(?:一|1)\s*个?月|晚了几天|逾期几天"
-    r"|(?:逾期|超期|晚交了?|迟交了?|晚了|迟了|拖了|过了)[^，。,；;]{0,6}?(?:[1-2]?\d|[一二两三十几]{1,3})\s*来?\s*天"
+_LESS_THAN_MONTH_RE = re.compile(r"(?:逾期|超期|晚了|迟了)\s*(?:不到|不足|没到)\s*(?:一|1)\s*个?月|晚了几天|逾期几天")
+# "逾期35天", "过了截止日二十来天": days late; "3个月零10天": whole months and some days
+_DAYS_LATE_RE = re.compile(
+    rf"(?:逾期|超期|晚交了?|迟交了?|晚了|迟了|拖了|过了)[^，。,；;\d一二两三四五六七八九十几]{{0,6}}({_NUM})\s*来?\s*(?:多)?\s*天"
 )
+_MONTHS_AND_DAYS_RE = re.compile(rf"({_NUM})\s*个?\s*月\s*(?:零|又)?\s*({_NUM})\s*天")
 
 
 @dataclass
@@ -119,7 +127,8 @@ class Facts:
     total: bool = False
     reexamination: bool = False
     rejection: bool = False
-    force_majeure: bool = False
+    force_majeure: bool | None = None  # None: not said
+    no_grace: bool = False
 
     def any(self) -> bool:
         return bool(
@@ -127,6 +136,7 @@ class Facts:
             or self.year_number or self.grant_year_number or self.reduction
             or self.reduction_rate or self.applicant_count or self.service
             or self.months_late is not None or self.no_reduction or self.grace or self.total
+            or self.applicant_kind or self.no_grace or self.force_majeure is not None
         )
 
 
@@ -154,13 +164,15 @@ def parse(message: str, today: dt.date) -> Facts:
     facts.patent_types = {kind for kind, words in _TYPE_WORDS if re.search(words, masked)}
     _read_years(masked, facts)
     _read_reduction(masked, facts)
-    facts.service = _first_kind(_NEGATED_SERVICE_RE.sub(" ", masked), _SERVICE_WORDS)
+    facts.service = _service(masked)
     _read_months_late(masked, facts)
     facts.grace = bool(_GRACE_RE.search(masked)) and not _NO_GRACE_RE.search(masked)
     facts.total = bool(_TOTAL_RE.search(masked))
     facts.reexamination = bool(_REEXAMINATION_RE.search(masked))
     facts.rejection = bool(_REJECTION_RE.search(masked))
-    facts.force_majeure = bool(_FORCE_MAJEURE_RE.search(masked))
+    facts.force_majeure = (False if _NOT_FORCE_MAJEURE_RE.search(masked)
+                           else True if _FORCE_MAJEURE_RE.search(masked) else None)
+    facts.no_grace = bool(_NO_GRACE_RE.search(masked))
     return facts
 
 
@@ -188,12 +200,14 @@ def _read_dates(text: str, today: dt.date, facts: Facts) -> str:
             facts.invalid_date = True
             continue
         value: dt.date | None = None
+        if year is not None and not _YEAR_BOUNDS[0] <= year <= _YEAR_BOUNDS[1]:
+            facts.invalid_date = True  # 9999年 or 0001年: not a date of a patent case
+            continue
         try:
             value = dt.date(year if year is not None else 2000, month, day)
         except ValueError:
-            if year is not None or not (1 <= month <= 12 and 1 <= day <= 31):
-                facts.invalid_date = True
-                continue
+            facts.invalid_date = True  # 2月30日, 4月31日, 13月1日
+            continue
         if year is None:
             value = None
         kind = _kind_near(text, start, end)
@@ -247,6 +261,13 @@ def _first_kind(text: str, table: tuple[tuple[str, str], ...]) -> str | None:
     return min(hits)[2] if hits else None
 
 
+def _service(text: str) -> str | None:
+    """Paper or electronic, once the kinds denied are set aside; both named: not known (ask)."""
+    kept = _NEGATED_SERVICE_RE.sub(" ", text)
+    named = {kind for kind, words in _SERVICE_WORDS if re.search(words, kept)}
+    return next(iter(named)) if len(named) == 1 else None
+
+
 def _year_only(text: str, today: dt.date) -> int | None:
     """A year given alone ("2026年", "今年"), the answer to "which year?"."""
     m = _YEAR_ONLY_RE.search(text)
@@ -291,6 +312,17 @@ def _read_reduction(text: str, facts: Facts) -> None:
 def _read_months_late(text: str, facts: Facts) -> None:
     if _LESS_THAN_MONTH_RE.search(text):
         facts.months_late = 0
+        return
+    both = _MONTHS_AND_DAYS_RE.search(text)
+    if both and _MONTHS_LATE_RE.search(text):
+        whole = cn_number(both.group(1))
+        facts.months_late = whole + 1 if whole is not None else None  # within the next month
+        return
+    days = _DAYS_LATE_RE.search(text)
+    if days and not _MONTHS_LATE_RE.search(text):
+        n = cn_number(days.group(1))
+        # up to 28 days is inside the first month whatever the month; more: ask for months
+        facts.months_late = 0 if n is not None and n <= 28 else None
         return
     m = _MONTHS_LATE_RE.search(text)
     if m:
