@@ -497,3 +497,11 @@ def test_impossible_dates_are_asked_again_not_computed() -> None:
 def test_a_one_word_applicant_answers_the_count_question() -> None:
     asked = needs("第4年年费费减后多少，发明", "applicant_count")
     assert computed("个人", asked.context).value == 180
+
+
+def test_a_deadline_already_passed_is_said_plainly() -> None:
+    late = compute("驳回决定是2025年3月2日收到的，复审最晚哪天", None, TODAY)
+    assert isinstance(late, Computed) and late.value < TODAY
+    assert "已于" in late.text and "恢复权利" in late.text and "转人工" in late.text
+    current = computed("驳回决定是2026年6月2日收到的，复审最晚哪天")
+    assert "已于" not in current.text

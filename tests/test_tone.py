@@ -24,7 +24,24 @@ def all_reply_texts() -> list[str]:
     texts += [replies.ticket_created("T1", "11月24日 08:30"), replies.agent_joined("小王"),
               replies.agent_transferred("小李"), replies.ticket_answer("T1", "答复内容"),
               replies.rating_thanks(1), replies.rating_thanks(4)]
+    texts += calculator_texts()
     return texts
+
+
+def calculator_texts() -> list[str]:
+    """The calculator's questions for a missing fact and its answers (a passed deadline too)."""
+    import datetime as dt
+
+    from bot.rules import compute
+
+    today = dt.date(2026, 7, 1)
+    out = []
+    for message in ("第7年年费多少", "驳回决定是2026年3月2日发出的，复审最晚哪天", "发明第4年年费费减后多少",
+                    "发明第4年年费逾期35天滞纳金多少", "2月30日收到驳回决定，复审最晚哪天", "授权通知3月5日收到的，登记最晚哪天",
+                    "驳回决定是2025年3月2日收到的，复审最晚哪天", "发明专利第7年年费多少钱"):
+        result = compute(message, None, today)
+        out.append(getattr(result, "question", None) or getattr(result, "text", ""))
+    return out
 
 
 def test_every_reply_is_courteous() -> None:

@@ -40,7 +40,15 @@ def compute(
     if facts.invalid_date and not facts.dates:
         ctx.pending = "date"
         return NeedsFact("date", "这个日期好像不存在，请再确认一下是哪年哪月哪日？", ctx)
-    return _dispatch(ctx, calendar or default_calendar())
+    result = _dispatch(ctx, calendar or default_calendar())
+    if isinstance(result, Computed) and isinstance(result.value, dt.date) and result.value < today:
+        result.text += "\n" + PASSED.format(end=render.cn_date(result.value), today=render.cn_date(today))
+    return result
+
+
+# a deadline already behind the user is said plainly, with the way that may still be open
+PASSED = ("请注意：按您给出的日期，这个期限已于{end}届满（今天是{today}）。因正当理由或不可抗力延误的，"
+          "可以了解能否请求恢复权利（专利法实施细则第六条）；需要的话，回复“转人工”由客服为您核实。")
 
 
 def _same_family(new: str, old: str | None) -> bool:

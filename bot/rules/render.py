@@ -46,7 +46,7 @@ def reply(headline: str, steps: list[str], notes: list[str], sources: list[str])
     """Figure first, then the steps, then notes, then the sources."""
     parts = [headline]
     if steps:
-        parts.append("计算：" + "；".join(steps) + "。")
+        parts.append("计算（按您提供的信息）：" + "；".join(steps) + "。")
     parts.extend(notes)
     parts.append("依据：" + "；".join(group_sources(sources)) + "。")
     return "\n".join(parts)
