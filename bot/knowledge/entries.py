@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -58,7 +59,7 @@ class KnowledgeBase:
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
 
-    @property
+    @functools.cached_property
     def redirects(self) -> frozenset[str]:
         """Entries that send the user elsewhere rather than state a fact."""
         return frozenset(e.id for e in self.entries if e.redirect)

@@ -80,15 +80,15 @@ def compute_annual_fee(ctx: CalcContext) -> Computed | NeedsFact:
             steps.append(
                 f"第{grant}年度授权，减缴只适用于第{grant}—{grant + fees.REDUCED_ANNUAL_FEE_YEARS - 1}年度"
             )
+    return _fee_answer("calc:annual-fee", value, headline, steps, notes, cited, ctx)
+
+
+def _fee_answer(rule_id: str, value: int, headline: str, steps: list[str], notes: list[str],
+                cited: list[str], ctx: CalcContext) -> Computed:
+    """A fee worked out: the calculation is complete, nothing is pending."""
     ctx.pending = None
-    return Computed(
-        rule_id="calc:annual-fee",
-        value=value,
-        text=render.reply(headline, steps, notes, cited),
-        sources=list(dict.fromkeys(cited)),
-        caveat=_design_caveat(ctx),
-        context=ctx,
-    )
+    return Computed(rule_id=rule_id, value=value, text=render.reply(headline, steps, notes, cited),
+                    sources=list(dict.fromkeys(cited)), caveat=_design_caveat(ctx), context=ctx)
 
 
 def compute_surcharge(ctx: CalcContext) -> Computed | NeedsFact:
@@ -136,15 +136,7 @@ def compute_surcharge(ctx: CalcContext) -> Computed | NeedsFact:
     notes = [
         "滞纳金按全额年费计算，不因费减而减少；超过整月又多出几天的，按下一档计算。",
     ]
-    ctx.pending = None
-    return Computed(
-        rule_id="calc:annual-fee-surcharge",
-        value=value,
-        text=render.reply(headline, steps, notes, cited),
-        sources=list(dict.fromkeys(cited)),
-        caveat=_design_caveat(ctx),
-        context=ctx,
-    )
+    return _fee_answer("calc:annual-fee-surcharge", value, headline, steps, notes, cited, ctx)
 
 
 def compute_due_date(ctx: CalcContext, calendar: DeadlineCalendar) -> Computed | NeedsFact:

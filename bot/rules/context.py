@@ -12,6 +12,8 @@ from .fees import REDUCTION_RATES
 from .models import CalcContext
 from .parse import Facts
 
+_FLAGS_SAID_ONCE = ("reduction", "grace", "total", "reexamination", "rejection")
+
 
 def merge(ctx: CalcContext, facts: Facts) -> None:
     """Write `facts` into `ctx` in place."""
@@ -26,18 +28,11 @@ def merge(ctx: CalcContext, facts: Facts) -> None:
             ctx.year_number = facts.year_number
     if facts.no_reduction:
         ctx.reduction, ctx.reduction_rate = False, None
-    if facts.reduction:
-        ctx.reduction = True
-    if facts.grace:
-        ctx.grace = True
+    for flag in _FLAGS_SAID_ONCE:  # said once, they hold for the rest of the calculation
+        if getattr(facts, flag):
+            setattr(ctx, flag, True)
     if facts.no_grace:
         ctx.grace = False
-    if facts.total:
-        ctx.total = True
-    if facts.reexamination:
-        ctx.reexamination = True
-    if facts.rejection:
-        ctx.rejection = True
     if facts.force_majeure is not None:
         ctx.force_majeure = facts.force_majeure
     if facts.applicant_kind and ctx.pending == "applicant_count" and not facts.applicant_count:
