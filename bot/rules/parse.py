@@ -16,8 +16,10 @@ _CN_DIGITS = "零〇一二两三四五六七八九十百"
 _NUM = rf"(?:\d+|[{_CN_DIGITS}]+)"
 
 # Full dates first; their spans are masked before month-day dates are looked for.
+_CN_YEAR_DIGIT = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"零": "0"}
+_CN_YEAR_DIGITS = "".join(_CN_YEAR_DIGIT)
 _FULL_DATE_RES = (
-    re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?"),
+    re.compile(rf"(\d{{4}}|[{_CN_YEAR_DIGITS}]{{4}})\s*年\s*({_NUM})\s*月\s*({_NUM})\s*[日号]?"),
     re.compile(r"(?<!\d)(\d{4})\s*([./\-])\s*(\d{1,2})\s*\2\s*(\d{1,2})(?!\d)"),
 )
 _YEAR_BOUNDS = (1980, 2100)
@@ -152,6 +154,11 @@ def cn_number(text: str) -> int | None:
     return int(value) if float(value).is_integer() else None
 
 
+def year_number(text: str) -> int:
+    """A four-digit year written in Arabic or Chinese digits ("2026", "二〇二六"), digit by digit."""
+    return int("".join(_CN_YEAR_DIGIT.get(c, c) for c in text))
+
+
 def parse(message: str, today: dt.date) -> Facts:
     """Read every fact of `message`; `today` resolves 今年/去年."""
     facts = Facts()
@@ -189,7 +196,7 @@ def _read_dates(text: str, today: dt.date, facts: Facts) -> str:
     for rx in _FULL_DATE_RES:
         for m in rx.finditer("".join(chars)):
             groups = [g for g in m.groups() if g not in {".", "/", "-"}]
-            take(m, int(groups[0]), int(groups[1]), int(groups[2]))
+            take(m, year_number(groups[0]), cn_number(groups[1]), cn_number(groups[2]))
     for m in _RELATIVE_DATE_RE.finditer("".join(chars)):
         take(m, today.year + _RELATIVE_YEARS[m.group(1)], cn_number(m.group(2)), cn_number(m.group(3)))
     for m in _MONTH_DAY_RE.finditer("".join(chars)):
