@@ -182,6 +182,19 @@ def test_reduction_asks_count_then_grant_year_beyond_ten():
     assert computed("第2年授权的", second.context).value == 4000
 
 
+def test_open_licence_takes_15_percent_off_and_does_not_add_to_a_reduction():
+    # 财税〔2024〕23号: 15% off annual fees while under open licensing; the better relief applies.
+    result = computed("开放许可的实用新型第4年年费多少")
+    assert (result.rule_id, result.value) == ("calc:annual-fee", 765)  # 900 x 85 %
+    assert "财税〔2024〕23号" in result.text and "不能重复享受" in result.text
+    assert computed("我的发明专利做了开放许可，第12年年费要交多少").value == 3400  # 4000 x 85 %
+    both = computed("开放许可的发明第5年年费费减后多少，我一个人申请的")
+    assert both.value == 180  # the fee reduction (1200 x 15 %) beats open licensing (1020)
+    beyond = needs("发明专利第15年年费费减后多少 开放许可 一个申请人", "grant_year_number")
+    assert computed("第3年授权的", beyond.context).value == 5100  # past the 10 reduced years: 6000 x 85 %
+    assert compute("开放许可年费能减免吗", None, TODAY) is None  # in general: the FAQ answers
+
+
 def test_surcharge():
     # Invention year 7 (2000 yuan), 3 whole months late: tier "2 to 3 months" = 10 % -> 200.
     result = computed("发明专利第7年年费逾期3个月补缴，滞纳金多少")

@@ -80,7 +80,24 @@ def compute_annual_fee(ctx: CalcContext) -> Computed | NeedsFact:
             steps.append(
                 f"第{grant}年度授权，减缴只适用于第{grant}—{grant + fees.REDUCED_ANNUAL_FEE_YEARS - 1}年度"
             )
+    if ctx.open_licence:
+        value, headline = _open_licence(ctx, band.yuan, value, label, headline, steps, notes, cited)
     return _fee_answer("calc:annual-fee", value, headline, steps, notes, cited, ctx)
+
+
+def _open_licence(ctx: CalcContext, full: int, value: int, label: str, headline: str,
+                  steps: list[str], notes: list[str], cited: list[str]) -> tuple[int, str]:
+    """Open licensing takes 15% off; it does not add to a fee reduction: the better one applies."""
+    cited.append(sources.OPEN_LICENCE_FEES)
+    notes.append("开放许可的年费减免只适用于开放许可实施期间；同时符合其他专利收费减免政策的，"
+                 "可以选择最优惠的一项，但不能重复享受。")
+    off = fees.OPEN_LICENCE_PERCENT_OFF
+    open_value = fees.reduced(full, off)
+    if value <= open_value:  # the fee reduction already applied is the better one
+        steps.append(f"开放许可减免{off}%为 {open_value} 元，不如费减优惠，按费减后的金额缴纳")
+        return value, headline
+    steps.append(f"开放许可实施期间年费减免{off}%：{full}元 ×（1 − {off}%）= {open_value}元")
+    return open_value, f"{label}的年费在开放许可实施期间是 {open_value} 元（全额 {full} 元，减免{off}%）。"
 
 
 def _fee_answer(rule_id: str, value: int, headline: str, steps: list[str], notes: list[str],

@@ -12,7 +12,7 @@ from .fees import REDUCTION_RATES
 from .models import CalcContext
 from .parse import Facts
 
-_FLAGS_SAID_ONCE = ("reduction", "grace", "total", "reexamination", "rejection")
+_FLAGS_SAID_ONCE = ("reduction", "grace", "total", "reexamination", "rejection", "open_licence")
 
 
 def merge(ctx: CalcContext, facts: Facts) -> None:

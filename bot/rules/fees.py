@@ -29,6 +29,7 @@ DESIGN_15_YEARS_FROM = "2021年6月1日"
 # year of grant (since 2018-08-01).
 REDUCTION_RATES: dict[str, int] = {"single": 85, "several": 70}
 REDUCED_ANNUAL_FEE_YEARS = 10
+OPEN_LICENCE_PERCENT_OFF = 15  # annual fees while under open licensing (财税〔2024〕23号)
 REDUCTION_SOURCES = [sources.FEE_REDUCTION, sources.rules("第一百一十七条")]
 
 LATE_WINDOW_MONTHS = 6  # IR art. 115

@@ -53,6 +53,7 @@ _GRANT_YEAR_RE = re.compile(
     rf"第\s*({_NUM})\s*(?:个)?\s*年(?:度)?\s*(?:的时候|时)?\s*(?:授权|授予|拿到证书|获得授权)"
     rf"|(?:授权|授予专利权)(?:的|那|当)?(?:年|时)?(?:是|为|在)?第\s*({_NUM})\s*(?:个)?\s*年"
 )
+_OPEN_LICENCE_RE = re.compile(r"开放许可")
 _REDUCTION_RE = re.compile(r"费减|减缴|费用减缴|减免|减费|打折")
 _RATE_RES = (
     (85, re.compile(r"85\s*%|百分之八十五|减缴?85|减免85")),
@@ -131,6 +132,7 @@ class Facts:
     rejection: bool = False
     force_majeure: bool | None = None  # None: not said
     no_grace: bool = False
+    open_licence: bool = False  # the patent is under open licensing (its annual fees: 15% off)
 
     def any(self) -> bool:
         return bool(
@@ -139,6 +141,7 @@ class Facts:
             or self.reduction_rate or self.applicant_count or self.service
             or self.months_late is not None or self.no_reduction or self.grace or self.total
             or self.applicant_kind or self.no_grace or self.force_majeure is not None
+            or self.open_licence
         )
 
 
@@ -180,6 +183,7 @@ def parse(message: str, today: dt.date) -> Facts:
     facts.force_majeure = (False if _NOT_FORCE_MAJEURE_RE.search(masked)
                            else True if _FORCE_MAJEURE_RE.search(masked) else None)
     facts.no_grace = bool(_NO_GRACE_RE.search(masked))
+    facts.open_licence = bool(_OPEN_LICENCE_RE.search(masked))
     return facts
 
 
