@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.load import audit as audit_mod
-from bench.load import faults, measure, report
+from bench.load import encoder_limit, faults, measure, report
 from bench.load.agents import Agent, add_agent
 from bench.load.run import all_sent, baseline, load, summarise, warm
 from bench.load.stack import Stack
@@ -63,6 +63,13 @@ async def suite(args: argparse.Namespace) -> int:
                                           (["actions"] if args.short else list(faults.TARGETS)))
     out = args.out or PROJECT_ROOT / "var" / "reports" / time.strftime("bench-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
+    limit = None
+    if not args.short and not args.no_cold:
+        print("encoder-only limit: e5 alone, one process per core ...", flush=True)
+        questions = [q.text for q in load_questions(PROJECT_ROOT / "data" / "eval")]
+        limit = await asyncio.to_thread(encoder_limit.measure, os.environ.get("PATENTDESK_ENCODER", "e5"), questions)
+        print(f"  {limit.row()}", flush=True)
+    scenarios: list[measure.Scenario] = []
     stack = Stack(args.var, args.port_base, index_from=args.index_from)
     print(f"starting the stack under {args.var} (ports {args.port_base}-{args.port_base + 4}) ...", flush=True)
     ready_after = await asyncio.to_thread(stack.start)
@@ -91,13 +98,15 @@ async def suite(args: argparse.Namespace) -> int:
                 peak[role] = max(peak.get(role, 0.0), mb)
 
         print(f"load: {users} conversations, {concurrency} at a time ...", flush=True)
-        cpu_before = stack.cpu_seconds()
+        cpu_before, gen_before = stack.cpu_seconds(), time.process_time()
         logs, wall = await load(settings, questions, users, concurrency, on_tick=sample)
-        cpu_after = stack.cpu_seconds()
+        cpu_after, gen_cpu = stack.cpu_seconds(), time.process_time() - gen_before
         gw = summarise("gateway (WeChat, AES, signed)", logs, wall)
         cpu_ms = {r: (cpu_after[r] - cpu_before.get(r, 0.0)) * 1000 / max(gw.messages, 1) for r in cpu_after}
         print("baseline: the same messages straight to Rasa ...", flush=True)
         base, base_latencies = await baseline(settings, logs, concurrency)
+        scenarios.append(measure.Scenario("warm (query cache on)", gw, base, cpu_ms,
+                                          gen_cpu * 1000 / max(gw.messages, 1)))
         checked = await audit_mod.audit(settings, logs)
         md += ["## Load", "", measure.HEADER, gw.row(), base.row(), "",
                f"Overhead of the WeChat path over Rasa alone: p50 {gw.p50_ms / max(base.p50_ms, 1e-9):.2f}×, "
@@ -157,7 +166,16 @@ async def suite(args: argparse.Namespace) -> int:
         await asyncio.to_thread(stack.stop)
     stats = [r for r in results if not isinstance(r, BaseException)]
     if not args.short and not args.no_cold:
-        md += await cold(args, users // 2, concurrency)
+        cold_md, cold_run = await cold(args, users // 2, concurrency)
+        scenarios.append(cold_run)
+        md += cold_md
+    if len(scenarios) > 1 or limit:
+        md += ["## Warm and cold side by side", "",
+               *([f"Encoder-only limit, measured in this run before the stacks started: {limit.row()}.", ""]
+                 if limit else []),
+               *measure.side_by_side(scenarios, limit.questions_per_second if limit else None), "",
+               "The load generator (simulated users, the console agents, the baseline client) runs on "
+               "the same 2 cores; its CPU is shown, not counted in the stack's.", ""]
     md += ["## Console agents", "", *(f"- {s.login}: claimed {s.claimed}, replied {s.replied}, closed {s.closed}, "
                                       f"errors {len(s.errors)}{agent_errors(s.errors)}" for s in stats), "",
            "(Connection errors while the gateway is killed are expected: the agent's next round retries.)", ""]
@@ -177,7 +195,7 @@ def agent_errors(errors: list[str]) -> str:
     return f" ({', '.join(f'{kind} ×{n}' for kind, n in kinds.most_common())})" if kinds else ""
 
 
-async def cold(args: argparse.Namespace, users: int, concurrency: int) -> list[str]:
+async def cold(args: argparse.Namespace, users: int, concurrency: int) -> tuple[list[str], measure.Scenario]:
     """The same load on a stack whose action server caches no query vector: every search
     encodes, as for a stream of questions never seen before."""
     print(f"cold: {users} conversations with RETRIEVAL_CACHE_SIZE=0 ...", flush=True)
@@ -188,21 +206,23 @@ async def cold(args: argparse.Namespace, users: int, concurrency: int) -> list[s
         settings = stack.settings()
         questions = [q.text for q in load_questions(PROJECT_ROOT / "data" / "eval")]
         await load(settings, questions, 8, 4, prefix="o_warm", human_share=0.0)
-        cpu_before = stack.cpu_seconds()
+        cpu_before, gen_before = stack.cpu_seconds(), time.process_time()
         logs, wall = await load(settings, questions, users, concurrency, human_share=0.0)
-        cpu_after = stack.cpu_seconds()
+        cpu_after, gen_cpu = stack.cpu_seconds(), time.process_time() - gen_before
         gw = summarise("gateway, cache off", logs, wall)
         base, _ = await baseline(settings, logs, concurrency)
         checked = await audit_mod.audit(settings, logs)
     finally:
         await asyncio.to_thread(stack.stop)
-    all_ms = sum(cpu_after[r] - cpu_before.get(r, 0.0) for r in cpu_after) * 1000 / max(gw.messages, 1)
+    cpu_ms = {r: (cpu_after[r] - cpu_before.get(r, 0.0)) * 1000 / max(gw.messages, 1) for r in cpu_after}
+    all_ms = sum(cpu_ms.values())
+    run = measure.Scenario("cold (query cache off)", gw, base, cpu_ms, gen_cpu * 1000 / max(gw.messages, 1))
     return ["## Load with the query cache off (every search encodes)", "", measure.HEADER, gw.row(),
             base.row().replace("Rasa REST (baseline)", "Rasa REST, cache off"), "",
             f"Targets: ≥ {TARGET_RATE:.0f} msg/s: {'met' if gw.per_second >= TARGET_RATE else 'NOT met'} "
             f"({gw.per_second:.1f}); p95 < {TARGET_P95_MS:.0f} ms: "
             f"{'met' if gw.p95_ms < TARGET_P95_MS else 'NOT met'} ({gw.p95_ms:.0f} ms). "
-            f"CPU per message, all processes: {all_ms:.1f} ms.", "", *checked.lines(), ""]
+            f"CPU per message, all processes: {all_ms:.1f} ms.", "", *checked.lines(), ""], run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,3 +48,41 @@ def figures(path: str, latencies_s: list[float], seconds: float, errors: int, pa
     ms = [x * 1000 for x in latencies_s]
     return Figures(path, len(ms), seconds, errors, passive, percentile(ms, 50), percentile(ms, 95),
                    percentile(ms, 99), max(ms, default=0.0))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One load run, for the warm/cold table: its figures and what each process spent."""
+
+    name: str
+    gateway: Figures
+    rasa: Figures
+    cpu_ms: dict[str, float]  # CPU ms per message, by process of the stack
+    generator_ms: float  # the load generator's own CPU per message (same machine, not ours)
+
+
+SIDE_BY_SIDE_ROLES = ("actions", "rasa", "gateway")
+
+
+def side_by_side(scenarios: list[Scenario], encoder_rate: float | None) -> list[str]:
+    """The scenarios as columns of one table, so cache-on and cache-off read together."""
+    def cell(fn) -> str:  # noqa: ANN001 - a small row builder
+        return " | ".join(fn(s) for s in scenarios)
+
+    rows = [
+        ("gateway msg/s", lambda s: f"{s.gateway.per_second:.1f}"),
+        ("gateway p50 / p95 ms", lambda s: f"{s.gateway.p50_ms:.0f} / {s.gateway.p95_ms:.0f}"),
+        ("Rasa alone msg/s", lambda s: f"{s.rasa.per_second:.1f}"),
+        ("gateway p50 ÷ Rasa alone p50", lambda s: f"{s.gateway.p50_ms / max(s.rasa.p50_ms, 1e-9):.2f}×"),
+        *((f"CPU ms per message: {role}", (lambda r: lambda s: f"{s.cpu_ms.get(r, 0.0):.1f}")(role))
+          for role in SIDE_BY_SIDE_ROLES),
+        ("CPU ms per message: other processes",
+         lambda s: f"{sum(v for r, v in s.cpu_ms.items() if r not in SIDE_BY_SIDE_ROLES):.1f}"),
+        ("CPU ms per message: all of the stack", lambda s: f"{sum(s.cpu_ms.values()):.1f}"),
+        ("CPU ms per message: load generator (not counted)", lambda s: f"{s.generator_ms:.1f}"),
+    ]
+    if encoder_rate:
+        rows.append(("share of the encoder-only limit", lambda s: f"{s.gateway.per_second / encoder_rate:.0%}"))
+    head = "| | " + " | ".join(s.name for s in scenarios) + " |"
+    rule = "|---|" + "---|" * len(scenarios)
+    return [head, rule, *(f"| {label} | {cell(fn)} |" for label, fn in rows)]
