@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, variables_markdown
@@ -33,6 +34,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _in_child(fn: Callable[[Settings], object], settings: Settings) -> None:
+    """Run `fn(settings)` in a child process: the supervisor lives as long as the stack, and
+    the encoder and index that building loads would otherwise stay in its memory (~90 MB)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(_discard, (fn, settings))  # re-raises the child's exception here
+
+
+def _discard(fn: Callable[[Settings], object], settings: Settings) -> None:
+    fn(settings)  # the index itself is not sent back
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import doctor
     from bot.secrets import with_secrets
@@ -54,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model = train(settings)
         # the index too, before the stack starts: built inside the action server it would eat
         # the readiness time (encoding plus the ranker's fitting takes about 90 s on 2 cores)
-        load_or_build(settings)
+        _in_child(load_or_build, settings)
         specs = stack_specs(settings, model)
     except (TrainingError, ServiceError, KnowledgeError, EncoderError) as exc:
         log.error("%s", exc)

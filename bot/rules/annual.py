@@ -61,6 +61,9 @@ def compute_annual_fee(ctx: CalcContext) -> Computed | NeedsFact:
         if ctx.reduction_rate is None:
             ctx.pending = "applicant_count"
             return NeedsFact("applicant_count", COUNT_QUESTION, ctx)
+        from_years = _grant_year_from_calendar_years(ctx)
+        if from_years:
+            steps.append(from_years)
         if ctx.year_number > fees.REDUCED_ANNUAL_FEE_YEARS and ctx.grant_year_number is None:
             ctx.pending = "grant_year_number"
             return NeedsFact(
@@ -77,9 +80,9 @@ def compute_annual_fee(ctx: CalcContext) -> Computed | NeedsFact:
             notes.append("费减需要事先提出请求并经备案认可；年费减缴只适用于授予专利权当年起的10个年度。")
         else:
             headline = f"{label}已超出费减的10个年度，需按全额缴纳 {band.yuan} 元。"
-            steps.append(
-                f"第{grant}年度授权，减缴只适用于第{grant}—{grant + fees.REDUCED_ANNUAL_FEE_YEARS - 1}年度"
-            )
+            last = grant + fees.REDUCED_ANNUAL_FEE_YEARS - 1
+            steps.append(f"减缴最晚只适用到第{last}年度" if from_years else
+                         f"第{grant}年度授权，减缴只适用于第{grant}—{last}年度")
     if ctx.open_licence:
         value, headline = _open_licence(ctx, band.yuan, value, label, headline, steps, notes, cited)
     return _fee_answer("calc:annual-fee", value, headline, steps, notes, cited, ctx)
@@ -98,6 +101,21 @@ def _open_licence(ctx: CalcContext, full: int, value: int, label: str, headline:
         return value, headline
     steps.append(f"开放许可实施期间年费减免{off}%：{full}元 ×（1 − {off}%）= {open_value}元")
     return open_value, f"{label}的年费在开放许可实施期间是 {open_value} 元（全额 {full} 元，减免{off}%）。"
+
+
+def _grant_year_from_calendar_years(ctx: CalcContext) -> str | None:
+    """"2017年申请、2019年授权": the grant fell in the patent's 3rd year, or its 2nd when the grant
+    came before the filing date's anniversary; when the reduction reaches the asked year either
+    way (or neither way), the calendar years are enough and the user need not be asked."""
+    f, g, n = ctx.filing_calendar_year, ctx.grant_calendar_year, ctx.year_number
+    if ctx.grant_year_number is not None or not (f and g and n) or g < f or n <= fees.REDUCED_ANNUAL_FEE_YEARS:
+        return None
+    candidates = [y for y in (g - f, g - f + 1) if y >= 1]
+    if len({fees.reduction_applies(n, y) for y in candidates}) != 1:
+        return None
+    ctx.grant_year_number = candidates[-1]
+    which = "或".join(f"第{y}" for y in candidates)
+    return f"{f}年申请、{g}年授权，授权在{which}个年度（视授权日在申请日对应日之前还是之后），两种情况下结论相同"
 
 
 def _fee_answer(rule_id: str, value: int, headline: str, steps: list[str], notes: list[str],

@@ -51,6 +51,9 @@ def merge(ctx: CalcContext, facts: Facts) -> None:
         ctx.applicant_kind = facts.applicant_kind
     if facts.service:
         ctx.service = facts.service
+    for said in ("filing_calendar_year", "grant_calendar_year"):
+        if getattr(facts, said):
+            setattr(ctx, said, getattr(facts, said))
     if facts.months_late is not None:
         ctx.months_late = facts.months_late
     _merge_dates(ctx, facts)

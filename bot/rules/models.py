@@ -55,6 +55,8 @@ class CalcContext:
     force_majeure: bool | None = None  # the user says force majeure caused the delay (False: said it did not)
     total: bool = False  # "一共多少": the fee and its surcharge together
     open_licence: bool = False  # the patent is under open licensing: its annual fees are 15% off
+    filing_calendar_year: int | None = None  # the year of filing, when only the year was said
+    grant_calendar_year: int | None = None  # the year of grant, when only the year was said
     grace: bool = False  # the later limit that a grace fee buys (PCT: 32 months) is asked for
 
     def to_dict(self) -> dict[str, Any]:

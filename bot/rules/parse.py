@@ -54,6 +54,8 @@ _GRANT_YEAR_RE = re.compile(
     rf"|(?:授权|授予专利权)(?:的|那|当)?(?:年|时)?(?:是|为|在)?第\s*({_NUM})\s*(?:个)?\s*年"
 )
 _OPEN_LICENCE_RE = re.compile(r"开放许可")
+# "2017年申请、2019年授权的": calendar years of the filing and of the grant, without dates
+_EVENT_YEAR_RE = re.compile(r"(?<!\d)(\d{4})\s*年\s*(?:的时候|时)?\s*(?:(申请|提交|递交)|(授权|拿证|拿到证书|获得授权|授予))")
 _REDUCTION_RE = re.compile(r"费减|减缴|费用减缴|减免|减费|打折")
 _RATE_RES = (
     (85, re.compile(r"85\s*%|百分之八十五|减缴?85|减免85")),
@@ -133,6 +135,8 @@ class Facts:
     force_majeure: bool | None = None  # None: not said
     no_grace: bool = False
     open_licence: bool = False  # the patent is under open licensing (its annual fees: 15% off)
+    filing_calendar_year: int | None = None  # "2017年申请" (a year, not a date)
+    grant_calendar_year: int | None = None  # "2019年授权"
 
     def any(self) -> bool:
         return bool(
@@ -141,7 +145,7 @@ class Facts:
             or self.reduction_rate or self.applicant_count or self.service
             or self.months_late is not None or self.no_reduction or self.grace or self.total
             or self.applicant_kind or self.no_grace or self.force_majeure is not None
-            or self.open_licence
+            or self.open_licence or self.filing_calendar_year or self.grant_calendar_year
         )
 
 
@@ -184,6 +188,12 @@ def parse(message: str, today: dt.date) -> Facts:
                            else True if _FORCE_MAJEURE_RE.search(masked) else None)
     facts.no_grace = bool(_NO_GRACE_RE.search(masked))
     facts.open_licence = bool(_OPEN_LICENCE_RE.search(masked))
+    for m in _EVENT_YEAR_RE.finditer(masked):
+        if _YEAR_BOUNDS[0] <= int(m.group(1)) <= _YEAR_BOUNDS[1]:
+            if m.group(2):
+                facts.filing_calendar_year = int(m.group(1))
+            else:
+                facts.grant_calendar_year = int(m.group(1))
     return facts
 
 
