@@ -88,12 +88,13 @@ async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_w
             f"redirected={u.get('redirected', 0)} "
             f"clarified={u.get('clarified', 0)} handed off={u.get('handed_off', 0)} other={u.get('other', 0)}\n")
         data["real"] = real.as_dict()
-    if "dialogues" in sets and (dialogues := load_dialogues(folder / "dialogues")):
+    splits = ("dev", "test") if split == "all" else (split,)
+    names = tuple(f"{name}.yml" for name in splits)
+    if "dialogues" in sets and (dialogues := load_dialogues(folder / "dialogues", names)):
         dlg = await dialogue_report(settings, dialogues)
         stream.write(f"dialogues={dlg.conversations} turns={dlg.turns} turns right={dlg.right} "
                      f"({dlg.turns_right:.1%}) decisions={dlg.decisions}\n")
         data["dialogues"] = dlg.as_dict()
-    splits = ("dev", "test") if split == "all" else (split,)
     if "computed" in sets and (computed := load_computed(folder / "computed", splits)):
         calc = await computed_report(settings, computed)
         o = calc.outcomes
