@@ -64,9 +64,10 @@ class ActionSmalltalk(Action):
         ctx = context_from(tracker)
         if dialogue.may_be_question(text, intent, ctx):
             # a greeting or thanks is read alone; "我是学生" (taken for "are you a bot") in context
-            in_context = intent in dialogue.CONTEXT_INTENTS or dialogue.awaits_fact(ctx)
+            in_context = (intent in dialogue.CONTEXT_INTENTS or dialogue.awaits_fact(ctx)
+                          or dialogue.asks_in_context(text, ctx))
             turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx, use_context=in_context))
-            if dialogue.overrides_intent(turn, text):
+            if dialogue.overrides_intent(turn, text, dialogue.asks_in_context(text, ctx)):
                 return _emit(dispatcher, turn)
         dispatcher.utter_message(response=f"utter_{intent}")
         return []

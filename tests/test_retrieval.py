@@ -199,6 +199,20 @@ def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
     assert dialogue.overrides_intent(turn, "我是学生")
 
 
+def test_a_patent_question_taken_for_small_talk_still_gets_the_knowledge() -> None:
+    """The intent classifier alone never throws out a patent question: a question back (a list)
+    beats a greeting when the message plainly asks about patents, or asks mid-conversation."""
+    ctx = dialogue.Context(last_query="年费什么时候交")
+    clarify = dialogue.Turn("clarify", "您想问的是哪一个？", context=ctx)
+    assert dialogue.overrides_intent(clarify, "一个外观申请能放好几个款式吗")
+    assert not dialogue.overrides_intent(clarify, "谢谢，专利的事我明白了")
+    assert dialogue.asks_in_context("在哪交", ctx) and dialogue.may_be_question("在哪交", "greet", ctx)
+    assert dialogue.overrides_intent(clarify, "在哪交", dialogue.asks_in_context("在哪交", ctx))
+    assert not dialogue.asks_in_context("你好在吗", ctx)
+    assert not dialogue.asks_in_context("在哪交", dialogue.Context())  # no conversation yet
+    assert not dialogue.may_be_question("好的谢谢", "thank", ctx)
+
+
 def test_follow_up_is_understood(index) -> None:
     first = dialogue.ask(index, "发明专利的保护期限是多久")
     assert first.context.last_query

@@ -521,21 +521,38 @@ def not_this_one(index: KnowledgeIndex, ctx: Context) -> Turn:
 
 # --- what the NLU's intent leaves to the knowledge ------------------------------------------
 CONTEXT_INTENTS = ("bot_challenge", "out_of_scope")
+_ASKS = re.compile(r"[吗嘛么呢?？]|怎么|怎样|咋|多少|多久|几|啥|什么|哪|能不能|可不可以|可以|是否|要不要|会不会|有没有")
 _SMALLTALK_ONLY = re.compile(r"^(你好|您好|哈喽|嗨|hi|hello|谢谢|多谢|感谢|谢了|好的|再见|拜拜|88|辛苦了|ok)+")
+
+
+_PRESENCE = re.compile(r"(在吗|在不在|有人吗|有人在吗|在么|人呢|还在吗)+")
 
 
 def may_be_question(text: str, intent: str, ctx: Context) -> bool:
     """Whether a message the NLU took for small talk could still be a patent question."""
     core = compact(text)
-    if intent in CONTEXT_INTENTS or awaits_fact(ctx):
+    if intent in CONTEXT_INTENTS or awaits_fact(ctx) or asks_in_context(text, ctx):
         return True
     rest = _SMALLTALK_ONLY.sub("", core)
     return bool(own_terms(rest)) and len(rest) >= 4
 
 
-def overrides_intent(turn: Turn, text: str) -> bool:
-    """A confident answer wins over the intent; so does a fact about the applicant in context."""
+def asks_in_context(text: str, ctx: Context) -> bool:
+    """A short question mid-conversation ("在哪交", "过了呢") that the NLU took for small talk:
+    it asks about the topic under discussion, so it is read with the conversation."""
+    rest = _SMALLTALK_ONLY.sub("", compact(text))
+    return (bool(ctx.last_query) and len(rest) >= 3 and bool(_ASKS.search(rest))
+            and not _PRESENCE.fullmatch(rest))
+
+
+def overrides_intent(turn: Turn, text: str, asked_in_context: bool = False) -> bool:
+    """A confident answer wins over the intent; so does a fact about the applicant in context,
+    and a short question back when the message plainly asks something about patents (a list
+    of questions serves "外观申请能放几个款式吗" better than a greeting does)."""
     if turn.decision == "answer" or turn.asks:
+        return True
+    rest = _SMALLTALK_ONLY.sub("", compact(text))
+    if turn.decision == "clarify" and (asked_in_context or (own_terms(rest) and _ASKS.search(rest))):
         return True
     told_applicant = applicant_kind(text) is not None and not own_terms(text)
     return told_applicant and (turn.decision == "clarify" or turn.context.applicant is not None)
