@@ -24,8 +24,9 @@ def eval_dir(settings: Settings) -> Path:
 
 
 def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = None,
-                encoder: Encoder | None = None) -> KnowledgeIndex:
-    """Encode every phrasing, choose thresholds on the dev split, persist under var/."""
+                encoder: Encoder | None = None, save_to: Path | None = None) -> KnowledgeIndex:
+    """Encode every phrasing, choose thresholds on the dev split, persist under var/
+    (or under `save_to`: a background rebuild writes beside the served index)."""
     kb = kb if kb is not None else load_knowledge(knowledge_dir(settings))
     encoder = encoder if encoder is not None else make_encoder(settings.encoder)
     index = KnowledgeIndex.build(kb, encoder, progress=progress)
@@ -39,13 +40,16 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
             index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds)
     else:
         log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
-    index.save(settings.var_dir)
+    index.save(save_to or settings.var_dir)
     return index
 
 
-def load_or_build(settings: Settings, rebuild: bool = True) -> KnowledgeIndex:
-    """Never serves a stale index: a mismatch rebuilds (default) or raises StaleIndexError."""
-    kb = load_knowledge(knowledge_dir(settings))
+def load_or_build(settings: Settings, rebuild: bool = True, kb: KnowledgeBase | None = None) -> KnowledgeIndex:
+    """Never serves a stale index: a mismatch rebuilds (default) or raises StaleIndexError.
+
+    `kb`: the knowledge to serve (the action server adds the console's published entries);
+    knowledge/ alone by default."""
+    kb = kb if kb is not None else load_knowledge(knowledge_dir(settings))
     encoder = make_encoder(settings.encoder)
     try:
         return KnowledgeIndex.load(settings.var_dir, kb, encoder)

@@ -1,0 +1,125 @@
+"""One background rebuild of the served index, run as its own low-priority process.
+
+The action server hands over the published entries it wants served (a JSON file) and a
+folder; this process checks the whole knowledge (files + those entries), builds the index
+reusing the vectors of unchanged texts, calibrates it on the dev split, gates the
+calibration, saves the index into the folder and writes result.json. It runs apart from
+the action server so searches never share its CPU time or its interpreter lock: at nice
+10 with one thread it takes the spare core, and the server only loads the finished
+folder and swaps it in (bot/curation/watcher.py).
+
+    python -m bot.curation.rebuild --entries ENTRIES.json --out FOLDER [--baseline-top1 X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.knowledge.entries import Entry, Source
+
+log = logging.getLogger("patentdesk.rebuild")
+RESULT = "result.json"
+# a rebuilt index may lose at most this much dev top-1 against the one it replaces
+TOP1_DROP = 0.02
+
+
+def entries_to_json(entries: list[Entry]) -> str:
+    return json.dumps([dataclasses.asdict(e) for e in entries], ensure_ascii=False)
+
+
+def entries_from_json(text: str) -> list[Entry]:
+    rows = json.loads(text)
+    return [Entry(**{**r, "alternatives": tuple(r["alternatives"]), "source": Source(**r["source"])}) for r in rows]
+
+
+def calibration_problem(calibration: dict[str, Any], baseline_top1: float | None) -> str | None:
+    """Why a calibrated index must not replace the served one, or None."""
+    ranker = calibration.get("ranker") or {}
+    top1 = calibration.get("dev_top1")
+    if not calibration or top1 is None:
+        return "校准没有完成（没有开发集问题可用）"
+    if ranker.get("answer_threshold", 0.0) > 1.0:
+        return "校准后排序模型的作答阈值超过 1，新索引将无法直接作答"
+    if baseline_top1 is not None and top1 < baseline_top1 - TOP1_DROP:
+        return (f"校准后开发集首位命中率从 {baseline_top1:.3f} 降到 {top1:.3f}"
+                f"（最多允许下降 {TOP1_DROP:.2f}），新条目可能与已有条目混淆")
+    return None
+
+
+def run(out: Path, entries: list[Entry], baseline_top1: float | None) -> dict[str, Any]:
+    """Check, build, calibrate, gate; the result dict is also written to out/result.json."""
+    from bot.config import Settings
+    from bot.curation.served import check_served, served_knowledge
+    from bot.curation.vectors import RememberingEncoder
+    from bot.knowledge.encoders import make_encoder
+    from bot.knowledge.service import build_index, knowledge_dir
+
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    result: dict[str, Any] = {"ok": False, "entries": 0}
+    count, problems = check_served(knowledge_dir(settings), entries)
+    if problems:
+        result.update(stage="check", message="知识库检查未通过：" + "；".join(str(p) for p in problems[:5]),
+                      problems=[str(p) for p in problems])
+        return result
+    kb = served_knowledge(knowledge_dir(settings), entries)
+    encoder = RememberingEncoder(make_encoder(settings.encoder))
+    remembered = encoder.load(settings.var_dir)
+    t0 = time.perf_counter()
+    try:
+        index = build_index(settings, kb=kb, encoder=encoder, save_to=out)
+    except Exception as exc:  # calibration (or the build) failed: the old index keeps serving
+        log.exception("rebuild failed")
+        result.update(stage="calibration", message=f"索引构建或校准失败：{type(exc).__name__}: {exc}")
+        return result
+    problem = calibration_problem(index.calibration, baseline_top1)
+    result.update(entries=count, content_hash=kb.content_hash, encoded=encoder.encoded, reused=encoder.reused,
+                  remembered=remembered, encode_seconds=round(index.built_seconds, 2),
+                  build_seconds=round(time.perf_counter() - t0, 2),
+                  seconds=round(time.perf_counter() - started, 2),
+                  dev_top1=index.calibration.get("dev_top1"))
+    if problem:
+        result.update(stage="calibration", message=problem)
+        return result
+    encoder.save(settings.var_dir)
+    result.update(ok=True, stage="done", message="")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.curation.rebuild")
+    parser.add_argument("--entries", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--baseline-top1", type=float, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("PATENTDESK_LOG_LEVEL", "INFO"),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        os.nice(10)  # below the action server's searches
+    except OSError:
+        pass
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run(args.out, entries_from_json(args.entries.read_text(encoding="utf-8")), args.baseline_top1)
+    except Exception as exc:
+        log.exception("rebuild failed")
+        result = {"ok": False, "stage": "error", "message": f"重建失败：{type(exc).__name__}: {exc}"}
+    tmp = args.out / (RESULT + ".tmp")
+    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(args.out / RESULT)
+    return 0 if result.get("ok") else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
