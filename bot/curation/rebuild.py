@@ -8,7 +8,7 @@ the action server so searches never share its CPU time or its interpreter lock: 
 10 with one thread it takes the spare core, and the server only loads the finished
 folder and swaps it in (bot/curation/watcher.py).
 
-    python -m bot.curation.rebuild --entries ENTRIES.json --out FOLDER [--baseline-top1 X]
+    python -m bot.curation.rebuild --entries ENTRIES.json --out FOLDER [--baseline-top1 X] [--baseline-threshold T]
 """
 
 from __future__ import annotations
@@ -40,13 +40,17 @@ def entries_from_json(text: str) -> list[Entry]:
     return [Entry(**{**r, "alternatives": tuple(r["alternatives"]), "source": Source(**r["source"])}) for r in rows]
 
 
-def calibration_problem(calibration: dict[str, Any], baseline_top1: float | None) -> str | None:
-    """Why a calibrated index must not replace the served one, or None."""
+def calibration_problem(calibration: dict[str, Any], baseline_top1: float | None,
+                        baseline_threshold: float | None) -> str | None:
+    """Why a calibrated index must not replace the served one, or None: calibration did
+    not run, or it came out worse than the served index's (it can no longer answer
+    outright, or its dev top-1 fell by more than TOP1_DROP)."""
     ranker = calibration.get("ranker") or {}
     top1 = calibration.get("dev_top1")
     if not calibration or top1 is None:
         return "校准没有完成（没有开发集问题可用）"
-    if ranker.get("answer_threshold", 0.0) > 1.0:
+    threshold = ranker.get("answer_threshold", 0.0)
+    if threshold > 1.0 and (baseline_threshold is None or baseline_threshold <= 1.0):
         return "校准后排序模型的作答阈值超过 1，新索引将无法直接作答"
     if baseline_top1 is not None and top1 < baseline_top1 - TOP1_DROP:
         return (f"校准后开发集首位命中率从 {baseline_top1:.3f} 降到 {top1:.3f}"
@@ -54,12 +58,13 @@ def calibration_problem(calibration: dict[str, Any], baseline_top1: float | None
     return None
 
 
-def run(out: Path, entries: list[Entry], baseline_top1: float | None) -> dict[str, Any]:
+def run(out: Path, entries: list[Entry], baseline_top1: float | None = None,
+        baseline_threshold: float | None = None) -> dict[str, Any]:
     """Check, build, calibrate, gate; the result dict is also written to out/result.json."""
     from bot.config import Settings
     from bot.curation.served import check_served, served_knowledge
-    from bot.curation.vectors import RememberingEncoder
     from bot.knowledge.encoders import make_encoder
+    from bot.knowledge.memory import RememberingEncoder
     from bot.knowledge.service import build_index, knowledge_dir
 
     settings = Settings.from_env()
@@ -71,8 +76,7 @@ def run(out: Path, entries: list[Entry], baseline_top1: float | None) -> dict[st
                       problems=[str(p) for p in problems])
         return result
     kb = served_knowledge(knowledge_dir(settings), entries)
-    encoder = RememberingEncoder(make_encoder(settings.encoder))
-    remembered = encoder.load(settings.var_dir)
+    encoder = RememberingEncoder(make_encoder(settings.encoder))  # build_index fills it from var/
     t0 = time.perf_counter()
     try:
         index = build_index(settings, kb=kb, encoder=encoder, save_to=out)
@@ -80,16 +84,15 @@ def run(out: Path, entries: list[Entry], baseline_top1: float | None) -> dict[st
         log.exception("rebuild failed")
         result.update(stage="calibration", message=f"索引构建或校准失败：{type(exc).__name__}: {exc}")
         return result
-    problem = calibration_problem(index.calibration, baseline_top1)
+    problem = calibration_problem(index.calibration, baseline_top1, baseline_threshold)
     result.update(entries=count, content_hash=kb.content_hash, encoded=encoder.encoded, reused=encoder.reused,
-                  remembered=remembered, encode_seconds=round(index.built_seconds, 2),
+                  encode_seconds=round(index.built_seconds, 2),
                   build_seconds=round(time.perf_counter() - t0, 2),
                   seconds=round(time.perf_counter() - started, 2),
                   dev_top1=index.calibration.get("dev_top1"))
     if problem:
         result.update(stage="calibration", message=problem)
         return result
-    encoder.save(settings.var_dir)
     result.update(ok=True, stage="done", message="")
     return result
 
@@ -98,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.curation.rebuild")
     parser.add_argument("--entries", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--baseline-top1", type=float, default=None)
+    parser.add_argument("--baseline-top1", type=float, default=None, help="the served index's dev top-1")
+    parser.add_argument("--baseline-threshold", type=float, default=None, help="the served ranker's answer threshold")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("PATENTDESK_LOG_LEVEL", "INFO"),
                         format="%(levelname)s %(name)s: %(message)s")
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     threadpool_limits(1)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        result = run(args.out, entries_from_json(args.entries.read_text(encoding="utf-8")), args.baseline_top1)
+        result = run(args.out, entries_from_json(args.entries.read_text(encoding="utf-8")), args.baseline_top1,
+                     args.baseline_threshold)
     except Exception as exc:
         log.exception("rebuild failed")
         result = {"ok": False, "stage": "error", "message": f"重建失败：{type(exc).__name__}: {exc}"}

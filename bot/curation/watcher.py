@@ -156,11 +156,15 @@ class KnowledgeWatcher:
         return outcome
 
     def _run_child(self, work: Path) -> dict:
-        baseline = self.current().calibration.get("dev_top1")
+        calibration = self.current().calibration
+        baseline = calibration.get("dev_top1")
+        threshold = (calibration.get("ranker") or {}).get("answer_threshold")
         cmd = [sys.executable, "-m", "bot.curation.rebuild", "--entries", str(work / "entries.json"),
                "--out", str(work)]
         if baseline is not None:
             cmd += ["--baseline-top1", str(baseline)]
+        if threshold is not None:
+            cmd += ["--baseline-threshold", str(threshold)]
         env = {**os.environ, **self.settings.child_env(), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}
         try:

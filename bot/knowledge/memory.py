@@ -1,4 +1,4 @@
-"""Reusing the vectors of unchanged texts across rebuilds.
+"""Reusing the vectors of unchanged texts across index builds.
 
 Encoding is the part of a rebuild that grows with the knowledge base (4,000+ phrasings,
 answers and the dev questions), and a publish changes a handful of texts: an encoder
@@ -9,6 +9,7 @@ encoder under var/index/, written atomically after a successful build.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.knowledge.encoders import Encoder
-from bot.knowledge.index import KnowledgeIndex, index_dir
+from bot.knowledge.index import index_dir
 
 log = logging.getLogger(__name__)
 CACHE_FILE = "text-vectors.npz"
@@ -38,15 +39,6 @@ class RememberingEncoder:
         self.encoded = 0   # texts encoded by the inner encoder
         self.reused = 0    # texts answered from memory
 
-    def remember_index(self, index: KnowledgeIndex) -> None:
-        """Seed from a built index: its phrasings (as queries) and answers (as passages)."""
-        from bot.knowledge.text import normalize
-
-        for text, vec in zip(index.phrasings, index.vectors, strict=True):
-            self._known.setdefault(_key(text, False), vec)
-        for entry, vec in zip(index.kb.entries, index.answer_vectors, strict=True):
-            self._known.setdefault(_key(normalize(entry.answer), True), vec)
-
     def encode(self, texts: list[str], passage: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
         missing = [i for i, t in enumerate(texts) if _key(t, passage) not in self._known]
@@ -59,6 +51,27 @@ class RememberingEncoder:
         self.encoded += len(missing)
         self.reused += len(texts) - len(missing)
         return out
+
+    def remember_saved_index(self, var_dir: Path) -> int:
+        """Seed from the index saved under var_dir (its phrasings' and answers' vectors), so
+        a rebuild after a build that kept no memory still encodes only what changed."""
+        folder = index_dir(var_dir, self.name)
+        try:
+            phrasings = json.loads((folder / "phrasings.json").read_text(encoding="utf-8"))
+            answers_path = folder / "answers.json"
+            answers = json.loads(answers_path.read_text(encoding="utf-8")) if answers_path.exists() else []
+            with np.load(folder / "vectors.npz", allow_pickle=False) as data:
+                vectors, answer_vectors = data["vectors"], data["answer_vectors"]
+        except (OSError, ValueError, KeyError):
+            return 0
+        if vectors.shape != (len(phrasings), self.dim):
+            return 0
+        for text, vec in zip(phrasings, vectors, strict=True):
+            self._known.setdefault(_key(text, False), vec)
+        if len(answers) == len(answer_vectors):
+            for text, vec in zip(answers, answer_vectors, strict=True):
+                self._known.setdefault(_key(text, True), vec)
+        return len(phrasings) + len(answers)
 
     # -- persistence ----------------------------------------------------------------------
     def path(self, var_dir: Path) -> Path:
