@@ -38,5 +38,5 @@ def small_settings(root: Path, home: Path, built: Path | None = None, **extra: s
     var = root / "var"
     if built is not None:
         shutil.copytree(built / "index", var / "index")
-    return Settings.from_env(make_env(var, PATENTDESK_HOME=str(home), DATABASE_URL=f"sqlite:///{var / 'records.db'}",
-                                      **extra))
+    env = {"PATENTDESK_HOME": str(home), "DATABASE_URL": f"sqlite:///{var / 'records.db'}", **extra}
+    return Settings.from_env(make_env(var, **env))
