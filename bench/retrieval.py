@@ -2,6 +2,14 @@
 for the real knowledge base and for a synthetic one of N entries (default 20,000).
 
     .venv/bin/python bench/retrieval.py [--synthetic 20000] [--queries 200]
+    .venv/bin/python bench/retrieval.py --rebuild [--queries 200]
+
+`--rebuild` measures what a console publish costs the served assistant: query latency
+(p50/p95, every query encoded, one search thread limited to one core as in the action
+server) without a rebuild, then while the action server's watcher rebuilds the index in
+its background process after a publish (and again after the withdrawal), and the
+rebuilds' own times. The entry is published into a throwaway SQLite records database
+under var/, so no real records are touched.
 """
 
 from __future__ import annotations
@@ -11,8 +19,12 @@ import asyncio
 import dataclasses
 import resource
 import statistics
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import threadpool_limits
 
 from bot.config import Settings
 from bot.knowledge.encoders import make_encoder
@@ -68,13 +80,115 @@ def synthetic(kb: KnowledgeBase, n: int) -> KnowledgeBase:
     return KnowledgeBase(tuple(out), content_hash(out))
 
 
+REBUILD_FORM = {
+    "category": "保护期限", "question": "专利到期了还能续期吗？（基准测试）",
+    "alternatives": "专利到期后可以续吗 基准\n专利过期了能延长吗 基准\n专利保护期满了可以续展吗 基准",
+    "answer": "不能。专利权期限届满即终止，不能续展。", "source_title": "《中华人民共和国专利法》",
+    "source_article": "第四十二条", "source_date": "2020-10-17",
+}
+
+
+def _serial_latencies(search: Callable[[str], object], queries: list[str], until: threading.Event | None = None,
+                      rounds: int = 1) -> list[float]:
+    """One query at a time on one search thread, as the action server runs them."""
+    pool = ThreadPoolExecutor(max_workers=1, initializer=lambda: threadpool_limits(1))
+    times: list[float] = []
+    try:
+        done = 0
+        while True:
+            for q in queries:
+                t = time.perf_counter()
+                pool.submit(search, q).result()
+                times.append((time.perf_counter() - t) * 1000)
+                if until is not None and until.is_set():
+                    return times
+            done += 1
+            if until is None and done >= rounds:
+                return times
+    finally:
+        pool.shutdown()
+
+
+def rebuild_bench(settings: Settings, queries: list[str]) -> None:
+    import dataclasses as dc
+
+    from bot.curation import store
+    from bot.curation.form import parse_draft
+    from bot.curation.served import check_strings, current_knowledge
+    from bot.curation.watcher import KnowledgeWatcher
+    from bot.knowledge.service import load_or_build
+    from bot.records.migrate import migrate
+    from bot.records.store import make_engine
+
+    db = settings.var_dir / "bench-rebuild.db"
+    db.unlink(missing_ok=True)
+    settings = dc.replace(settings, database_url=f"sqlite:///{db}", knowledge_poll_interval=0)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    t = time.perf_counter()
+    version, kb = current_knowledge(settings)
+    served = [load_or_build(settings, kb=kb)]
+    served[0].cache_queries(0)  # every query encodes: the worst case for sharing the CPU
+    print(f"served index: {len(kb)} entries, {len(served[0].phrasings)} phrasings, ready in {time.perf_counter() - t:.1f}s")
+
+    def swap(index: KnowledgeIndex) -> None:
+        index.cache_queries(0)
+        served[0] = index
+
+    watcher = KnowledgeWatcher(settings, lambda: served[0], swap, version, name="bench:0")
+
+    def search(q: str) -> object:
+        return served[0].search(q)
+
+    def measure_during(step: str) -> None:
+        quiet = _serial_latencies(search, queries)
+        result: dict = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            result["outcome"] = watcher.poll()
+            finished.set()
+
+        worker = threading.Thread(target=run)
+        t0 = time.perf_counter()
+        worker.start()
+        busy = _serial_latencies(search, queries, until=finished)
+        worker.join()
+        wall = time.perf_counter() - t0
+        quiet_after = _serial_latencies(search, queries)
+        outcome = result["outcome"]
+        calm = quiet + quiet_after
+        q50, q95 = pct(calm, 50), pct(calm, 95)
+        b50, b95 = pct(busy, 50), pct(busy, 95)
+        d = outcome.details if outcome else {}
+        print(f"{step}: rebuild {'ok' if outcome and outcome.ok else 'FAILED'} in {wall:.1f}s "
+              f"(child: encoding {d.get('encode_seconds')}s incl. the entry classifier, build+calibration "
+              f"{d.get('build_seconds')}s; {d.get('encoded')} texts encoded, {d.get('reused')} reused)")
+        print(f"  latency without rebuild: p50 {q50:.1f} ms, p95 {q95:.1f} ms ({len(calm)} queries)")
+        print(f"  latency during rebuild:  p50 {b50:.1f} ms, p95 {b95:.1f} ms ({len(busy)} queries); "
+              f"p50 {100 * (b50 / q50 - 1):+.0f}%, p95 {100 * (b95 / q95 - 1):+.0f}%")
+
+    pk = store.create(engine, parse_draft(REBUILD_FORM, []), "bench")
+    store.publish(engine, pk, "bench", True, 1, check_strings(knowledge_dir(settings)))
+    measure_during("publish")
+    store.withdraw(engine, pk, "bench", True, 2, "bench")
+    measure_during("withdraw")
+    engine.dispose()
+    db.unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--synthetic", type=int, default=20000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rebuild", action="store_true",
+                        help="latency with and without a background rebuild after a console publish")
     args = parser.parse_args()
     settings = Settings.from_env()
     queries = [q.text for q in load_questions(eval_dir(settings))][: args.queries]
+    if args.rebuild:
+        rebuild_bench(settings, queries)
+        return
 
     t = time.perf_counter()
     kb = load_knowledge(knowledge_dir(settings))

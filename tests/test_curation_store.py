@@ -121,3 +121,20 @@ def test_export_writes_knowledge_files_that_read_back_equal(engine, tmp_path) ->
     assert '      article: ""' in (tmp_path / "annual_fees.console.yml").read_text(encoding="utf-8")
     # exported beside the files, the check sees the same entries twice: review them in, then withdraw
     assert render("年费", entries[1:]).count("  - id:") == 1
+
+
+def test_doctor_says_which_action_server_serves_what_and_why_a_rebuild_failed(engine) -> None:
+    from datetime import UTC, datetime
+
+    from bot.doctor import check_knowledge_servers
+
+    now = datetime.now(UTC)
+    store.report_server(engine, store.ServerState("a:5055", "serving", 2, 2, 342, None, 80.0, now))
+    store.report_server(engine, store.ServerState("b:5055", "failed", 1, 2, 341, "知识库检查未通过：x", 3.0, now))
+    store.report_server(engine, store.ServerState("c:5055", "building", 1, 2, 341, None, None, now))
+    store.report_server(engine, store.ServerState("c:5055", "building", 1, 2, 341, None, None, now))  # an update
+    found = {f.name: f for f in check_knowledge_servers(engine, 2)}
+    assert found["action server a:5055"].ok
+    assert not found["action server b:5055"].ok and not found["action server b:5055"].warning
+    assert "知识库检查未通过" in found["action server b:5055"].detail
+    assert not found["action server c:5055"].ok and found["action server c:5055"].warning

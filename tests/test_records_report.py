@@ -296,7 +296,7 @@ def test_cli_migrate_creates_the_tables(tmp_path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'records.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["records", "migrate"]) == 0
-    assert "at revision 0001" in capsys.readouterr().out
+    assert "at revision 0002" in capsys.readouterr().out
     engine = make_engine(url)
-    assert current(engine) == "0001"
+    assert current(engine) == "0002"
     engine.dispose()
