@@ -46,9 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         for f in busy:
             log.error("%s: %s (fix: %s)", f.name, f.detail, f.fix or "stop the running patentdesk first")
         return 1
+    from bot.curation.served import current_knowledge
     from bot.knowledge.encoders import EncoderError
     from bot.knowledge.entries import KnowledgeError
-    from bot.curation.served import current_knowledge
     from bot.knowledge.service import load_or_build
 
     try:

@@ -9,7 +9,12 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
+from typing import TYPE_CHECKING
+
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,12 @@ def check_model(settings: Settings) -> Finding:
 def check_knowledge(settings: Settings) -> list[Finding]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.curation.served import check_served, published_entries, records_engine, served_knowledge
+    from bot.curation.served import (
+        check_served,
+        published_entries,
+        records_engine,
+        served_knowledge,
+    )
     from bot.knowledge.encoders import make_encoder
     from bot.knowledge.index import KnowledgeIndex, StaleIndexError
     from bot.knowledge.service import knowledge_dir
@@ -129,7 +139,7 @@ def check_knowledge(settings: Settings) -> list[Finding]:
     return out
 
 
-def check_knowledge_servers(engine, version: int) -> list[Finding]:  # noqa: ANN001 - an Engine
+def check_knowledge_servers(engine: Engine, version: int) -> list[Finding]:
     """What each action server last said it serves: a failed rebuild is a problem to fix
     (the old index keeps serving, but the published entries are not answered)."""
     from sqlalchemy.exc import SQLAlchemyError

@@ -33,7 +33,14 @@ from bot.console.edge import Refused, fail, ok, read_json, text_field
 from bot.console.keys import CLOCK
 from bot.console.routes import _file, canned_of, engine_of, page, session_of, settings_of
 from bot.curation import store
-from bot.curation.errors import CheckFailed, CurationError, EntryNotFound, InvalidDraft, NotAllowed, WrongState
+from bot.curation.errors import (
+    CheckFailed,
+    CurationError,
+    EntryNotFound,
+    InvalidDraft,
+    NotAllowed,
+    WrongState,
+)
 from bot.curation.form import parse_draft
 from bot.curation.served import check_strings
 from bot.knowledge.service import knowledge_dir

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
@@ -67,7 +68,7 @@ class KnowledgeWatcher:
         self.last: Outcome | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._engine = None
+        self._engine: Engine | None = None
 
     # -- the loop ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -90,7 +91,7 @@ class KnowledgeWatcher:
             except Exception:  # the loop must outlive a bad round (database down, disk full)
                 log.exception("knowledge: poll failed")
 
-    def engine(self):  # noqa: ANN201 - an Engine or None
+    def engine(self) -> Engine | None:
         if self._engine is None:
             self._engine = records_engine(self.settings)
         return self._engine
