@@ -8,7 +8,6 @@ import socket
 import sys
 from dataclasses import dataclass
 from importlib import metadata
-
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
