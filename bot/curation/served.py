@@ -41,6 +41,13 @@ def published_entries(engine: Engine | None) -> tuple[int, list[Entry]]:
     return store.published(engine)
 
 
+def published_version(engine: Engine | None) -> int | None:
+    """The published version; None without a database or before migration 0002."""
+    if engine is None or not inspect(engine).has_table("kb_state"):
+        return None
+    return store.version(engine)
+
+
 def served_knowledge(folder: Path, published: list[Entry]) -> KnowledgeBase:
     return load_knowledge(folder, published)
 

@@ -34,7 +34,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Settings
 from bot.curation import store
 from bot.curation.rebuild import RESULT, entries_to_json
-from bot.curation.served import published_entries, records_engine, served_knowledge
+from bot.curation.served import (
+    published_entries,
+    published_version,
+    records_engine,
+    served_knowledge,
+)
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError, index_dir
 from bot.knowledge.service import knowledge_dir
 
@@ -98,15 +103,12 @@ class KnowledgeWatcher:
 
     def poll(self) -> Outcome | None:
         """One round: rebuild if the published version moved (and did not just fail)."""
-        engine = self.engine()
-        if engine is None:
-            return None
         try:
-            wanted = store.version(engine)
+            wanted = published_version(self.engine())
         except SQLAlchemyError as exc:
             log.warning("knowledge: cannot read the published version (%s)", exc)
             return None
-        if wanted == self.served_version or wanted == self.failed_version:
+        if wanted is None or wanted == self.served_version or wanted == self.failed_version:
             return None
         return self.rebuild()
 
