@@ -138,3 +138,30 @@ def test_doctor_says_which_action_server_serves_what_and_why_a_rebuild_failed(en
     assert not found["action server b:5055"].ok and not found["action server b:5055"].warning
     assert "知识库检查未通过" in found["action server b:5055"].detail
     assert not found["action server c:5055"].ok and found["action server c:5055"].warning
+
+
+def test_knowledge_check_and_export_commands_cover_the_published_entries(engine, db_url, tmp_path, monkeypatch,
+                                                                        capsys) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("PATENTDESK_HOME", str(PROJECT_ROOT))
+    assert main(["knowledge", "export", "--out", str(tmp_path / "none")]) == 0
+    assert "nothing to export" in capsys.readouterr().out
+    pk = store.create(engine, draft(), "li")
+    store.publish(engine, pk, "lead", True, 1, check_strings(KNOWLEDGE))
+    assert main(["knowledge", "check"]) == 0
+    assert "1 published in the console" in capsys.readouterr().out
+    assert main(["knowledge", "export", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "term.console.yml").exists()
+    # exported into a copy of knowledge/ while still published: the check over both sources fails
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    for path in KNOWLEDGE.glob("*.yml"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "term.console.yml").write_bytes((tmp_path / "out" / "term.console.yml").read_bytes())
+    capsys.readouterr()
+    assert main(["knowledge", "check", "--folder", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "duplicate id (also in term.console.yml)" in out or "also belongs to" in out
+    assert main(["knowledge", "check", "--folder", str(folder), "--files-only"]) == 0
