@@ -191,7 +191,7 @@ class KnowledgeWatcher:
         target.mkdir(parents=True, exist_ok=True)
         with open(target.parent / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            for name in ("vectors.npz", "phrasings.json", "meta.json"):  # meta last: complete when present
+            for name in ("vectors.npz", "phrasings.json", "answers.json", "meta.json"):  # meta last: complete when present
                 tmp = target / f"{name}.{os.getpid()}.tmp"
                 shutil.copyfile(built / name, tmp)
                 tmp.replace(target / name)
