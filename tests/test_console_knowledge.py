@@ -88,6 +88,8 @@ async def test_gaps_drafts_review_and_publication(tmp_path, redis_server) -> Non
         status, body = await boss.get("/api/knowledge/status")
         assert status == 200 and body["version"] == 1 and body["counts"] == {"published": 1, "pending": 2}
         assert (await li.get("/api/knowledge/status"))[0] == 403
+        async with boss.http.get(str(desk.server.make_url("/status"))) as resp:  # the operator's counters
+            assert (await resp.json())["knowledge"] == {"published_version": 1, "action_servers": {}}
 
         status, body = await boss.post(f"/api/knowledge/entries/{pk}/withdraw", {"revision": revision, "note": "测试撤回"})
         assert status == 200 and body["version"] == 2 and body["entry"]["status"] == "withdrawn"
