@@ -101,6 +101,25 @@ async def test_from_a_gap_to_a_published_entry_the_bot_answers_with(tmp_path, re
             await expect(history).to_have_count(2)
             await expect(history.last).to_contain_text("boss 发布")
             assert watch.dialogs == [] and watch.problems == [], (watch.dialogs, watch.problems)
+
+            # an agent drafts from a question in a conversation they answered (the console's
+            # transcript links it as knowledge#q=...): no gaps, no review buttons for them
+            desk.add("li", "客服小李")
+            agent_watch = Watch()
+            agent = await log_in(browser, desk, "li", agent_watch)
+            await agent.goto(desk.base + "/knowledge#q=" + "年费发票怎么开")
+            await expect(agent.locator("#f-question")).to_have_value("年费发票怎么开")
+            assert await agent.locator("#gaps-panel").is_hidden() and await agent.locator("#status-panel").is_hidden()
+            await agent.select_option("#f-category", "年费")
+            await agent.fill("#f-answer", "缴费后可以在专利业务办理系统中申请开具电子票据。")
+            await agent.fill("#f-title", "国家知识产权局关于专利缴费电子票据的公告")
+            await agent.fill("#f-date", "2020-06-10")
+            await agent.click("#f-submit")
+            await expect(agent.locator("#notice-text")).to_have_text("条目已提交，等待主管审核。")
+            await expect(agent.locator("#entries li")).to_have_count(1)  # only their own
+            await expect(agent.locator("#d-status")).to_have_text("待审核")
+            assert await agent.locator("#d-review").is_hidden() and await agent.locator("#d-edit").is_visible()
+            assert agent_watch.dialogs == [] and agent_watch.problems == [], agent_watch.problems
         finally:
             knowledge_holder._index = previous
             engine.dispose()

@@ -52,6 +52,7 @@ routes = web.RouteTableDef()
 P = ParamSpec("P")
 R = TypeVar("R")
 MAX_NOTE = 500
+MAX_INT = 2**31  # PostgreSQL's integer: larger ids and revisions are bad input, not a database error
 STATUS = {InvalidDraft: 400, NotAllowed: 403, EntryNotFound: 404, WrongState: 409, CheckFailed: 409}
 CODES = {InvalidDraft: "invalid", NotAllowed: "not_allowed", EntryNotFound: "not_found", WrongState: "changed",
          CheckFailed: "check_failed"}
@@ -84,7 +85,7 @@ def _pk(request: web.Request) -> int:
 
 def _revision(data: dict[str, Any]) -> int:
     value = data.get("revision")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < MAX_INT:
         fail(400, "页面内容已过期，请刷新后再试。", "bad_revision")
     return value
 
@@ -196,7 +197,8 @@ async def create_entry(request: web.Request) -> web.Response:
     origin = data.get("origin_question")
     origin = origin.strip()[:500] if isinstance(origin, str) and origin.strip() else None
     enquiry_id = data.get("origin_enquiry")
-    enquiry_id = enquiry_id if isinstance(enquiry_id, int) and not isinstance(enquiry_id, bool) else None
+    if not isinstance(enquiry_id, int) or isinstance(enquiry_id, bool) or not 1 <= enquiry_id < MAX_INT:
+        enquiry_id = None  # only a hint of where the draft came from
     pk = await _do(store.create, engine_of(request), draft, session_of(request).login,
                    origin_question=origin, origin_enquiry=enquiry_id)
     log.info("console: %s drafted knowledge entry %s", session_of(request).login, store.entry_id(pk))
