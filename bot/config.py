@@ -68,8 +68,8 @@ VARIABLES: tuple[Variable, ...] = (
              "(encoding is most of a search's CPU; repeated questions skip it). 0: off."),
     Variable("KNOWLEDGE_POLL_INTERVAL", "10", "Seconds between an action server's checks of the published-knowledge "
              "version in the records database (a publish or withdrawal in the console starts a background rebuild). 0: off."),
-    Variable("KNOWLEDGE_REBUILD_TIMEOUT", "900", "Seconds a background index rebuild may take before it is stopped "
-             "(the old index keeps serving)."),
+    Variable("KNOWLEDGE_REBUILD_TIMEOUT", "900", "CPU seconds a background index rebuild may use before it is stopped "
+             "(the old index keeps serving); a rebuild waiting for CPU on a busy machine is retried after 4 times that."),
     Variable("SUPERVISOR_RESTARTS", "5", "Times `run` restarts a process that died after it was ready, within "
              "5 minutes, before it stops everything (0: stop at the first death)."),
 )

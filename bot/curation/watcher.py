@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +45,9 @@ from bot.knowledge.index import KnowledgeIndex, StaleIndexError, index_dir
 from bot.knowledge.service import knowledge_dir
 
 log = logging.getLogger("patentdesk.knowledge")
+# A rebuild runs at low priority: on a busy machine it may wait long for CPU, which is no
+# failure. KNOWLEDGE_REBUILD_TIMEOUT bounds its CPU time; the wall clock gets this many times that.
+WALL_FACTOR = 4
 
 
 def server_name(settings: Settings) -> str:
@@ -128,7 +132,8 @@ class KnowledgeWatcher:
         seconds = time.perf_counter() - started
         if not details.get("ok"):
             message = str(details.get("message") or "重建失败，原因未知")
-            self.failed_version = version
+            if not details.get("retry"):  # the same inputs would fail again: wait for the next change
+                self.failed_version = version
             outcome = Outcome(False, version, message, seconds, details)
             self.last = outcome
             self._report("failed", self.served_version, version, message, seconds=seconds)
@@ -162,8 +167,9 @@ class KnowledgeWatcher:
         calibration = self.current().calibration
         baseline = calibration.get("dev_top1")
         threshold = (calibration.get("ranker") or {}).get("answer_threshold")
+        cpu_limit = int(self.settings.knowledge_rebuild_timeout)
         cmd = [sys.executable, "-m", "bot.curation.rebuild", "--entries", str(work / "entries.json"),
-               "--out", str(work)]
+               "--out", str(work), "--cpu-limit", str(cpu_limit)]
         if baseline is not None:
             cmd += ["--baseline-top1", str(baseline)]
         if threshold is not None:
@@ -172,15 +178,19 @@ class KnowledgeWatcher:
                "MKL_NUM_THREADS": "1"}
         try:
             with open(work / "rebuild.log", "wb") as out:
-                subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
-                               timeout=self.settings.knowledge_rebuild_timeout)
-        except subprocess.TimeoutExpired:
-            return {"ok": False, "message": f"重建超过 {self.settings.knowledge_rebuild_timeout:.0f} 秒未完成，已停止"}
+                done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
+                                      timeout=WALL_FACTOR * max(cpu_limit, 60))
+        except subprocess.TimeoutExpired:  # starved for hours: give up this round, try again
+            return {"ok": False, "retry": True,
+                    "message": f"重建在 {WALL_FACTOR * max(cpu_limit, 60)} 秒内未完成（服务器繁忙），将自动重试"}
         except OSError as exc:
             return {"ok": False, "message": f"无法启动重建进程：{exc}"}
         try:
             return json.loads((work / RESULT).read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            if done.returncode == -signal.SIGXCPU or done.returncode == -signal.SIGKILL:
+                return {"ok": False, "message": f"重建用尽了 {cpu_limit} 秒 CPU 时间仍未完成，已停止"
+                                                f"（KNOWLEDGE_REBUILD_TIMEOUT）"}
             return {"ok": False, "message": f"重建进程意外退出，详见 {work / 'rebuild.log'}"}
 
     def _persist(self, work: Path) -> None:
