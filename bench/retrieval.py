@@ -2,14 +2,16 @@
 for the real knowledge base and for a synthetic one of N entries (default 20,000).
 
     .venv/bin/python bench/retrieval.py [--synthetic 20000] [--queries 200]
-    .venv/bin/python bench/retrieval.py --rebuild [--queries 200]
+    .venv/bin/python bench/retrieval.py --rebuild [--queries 60] [--windows 5] [--complete]
+    .venv/bin/python bench/retrieval.py --rebuild-timing
 
 `--rebuild` measures what a console publish costs the served assistant: query latency
 (p50/p95, every query encoded, one search thread limited to one core as in the action
-server) without a rebuild, then while the action server's watcher rebuilds the index in
-its background process after a publish (and again after the withdrawal), and the
-rebuilds' own times. The entry is published into a throwaway SQLite records database
-under var/, so no real records are touched.
+server) while the action server's watcher rebuilds the index in its low-priority process,
+against the same queries with that process paused, in alternating windows (other load on
+a shared machine then falls on both sides). The entry is published into a throwaway SQLite
+records database under var/, so no real records are touched. `--rebuild-timing` runs the
+rebuild alone at normal priority twice and reports its CPU seconds (encoding and the rest).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 from threadpoolctl import threadpool_limits
 
 from bot.config import Settings
@@ -109,8 +112,23 @@ def _serial_latencies(search: Callable[[str], object], queries: list[str], until
         pool.shutdown()
 
 
-def rebuild_bench(settings: Settings, queries: list[str]) -> None:
+def _rebuild_child(parent_pid: int, timeout: float = 120.0) -> psutil.Process:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in psutil.Process(parent_pid).children(recursive=True):
+            if "bot.curation.rebuild" in " ".join(child.cmdline()):
+                return child
+        time.sleep(0.05)
+    raise RuntimeError("the rebuild process did not start")
+
+
+def rebuild_bench(settings: Settings, queries: list[str], windows: int, complete: bool) -> None:
+    """Latency while the watcher's rebuild runs, A/B against the same seconds without it:
+    the rebuild process is paused (SIGSTOP) and resumed (SIGCONT) in alternating windows of
+    the same queries, so other load on the machine falls on both sides alike."""
     import dataclasses as dc
+    import os
+    import signal
 
     from bot.curation import store
     from bot.curation.form import parse_draft
@@ -125,56 +143,87 @@ def rebuild_bench(settings: Settings, queries: list[str]) -> None:
     settings = dc.replace(settings, database_url=f"sqlite:///{db}", knowledge_poll_interval=0)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    t = time.perf_counter()
     version, kb = current_knowledge(settings)
     served = [load_or_build(settings, kb=kb)]
     served[0].cache_queries(0)  # every query encodes: the worst case for sharing the CPU
-    print(f"served index: {len(kb)} entries, {len(served[0].phrasings)} phrasings, ready in {time.perf_counter() - t:.1f}s")
+    print(f"served index: {len(kb)} entries, {len(served[0].phrasings)} phrasings; {len(queries)} queries a window")
 
     def swap(index: KnowledgeIndex) -> None:
         index.cache_queries(0)
         served[0] = index
 
     watcher = KnowledgeWatcher(settings, lambda: served[0], swap, version, name="bench:0")
-
-    def search(q: str) -> object:
-        return served[0].search(q)
-
-    def measure_during(step: str) -> None:
-        quiet = _serial_latencies(search, queries)
-        result: dict = {}
-        finished = threading.Event()
-
-        def run() -> None:
-            result["outcome"] = watcher.poll()
-            finished.set()
-
-        worker = threading.Thread(target=run)
-        t0 = time.perf_counter()
-        worker.start()
-        busy = _serial_latencies(search, queries, until=finished)
-        worker.join()
-        wall = time.perf_counter() - t0
-        quiet_after = _serial_latencies(search, queries)
-        outcome = result["outcome"]
-        calm = quiet + quiet_after
-        q50, q95 = pct(calm, 50), pct(calm, 95)
-        b50, b95 = pct(busy, 50), pct(busy, 95)
-        d = outcome.details if outcome else {}
-        print(f"{step}: rebuild {'ok' if outcome and outcome.ok else 'FAILED'} in {wall:.1f}s "
-              f"(child: encoding {d.get('encode_seconds')}s incl. the entry classifier, build+calibration "
-              f"{d.get('build_seconds')}s; {d.get('encoded')} texts encoded, {d.get('reused')} reused)")
-        print(f"  latency without rebuild: p50 {q50:.1f} ms, p95 {q95:.1f} ms ({len(calm)} queries)")
-        print(f"  latency during rebuild:  p50 {b50:.1f} ms, p95 {b95:.1f} ms ({len(busy)} queries); "
-              f"p50 {100 * (b50 / q50 - 1):+.0f}%, p95 {100 * (b95 / q95 - 1):+.0f}%")
-
     pk = store.create(engine, parse_draft(REBUILD_FORM, []), "bench")
     store.publish(engine, pk, "bench", True, 1, check_strings(knowledge_dir(settings)))
-    measure_during("publish")
-    store.withdraw(engine, pk, "bench", True, 2, "bench")
-    measure_during("withdraw")
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.update(outcome=watcher.poll()))
+    t0 = time.perf_counter()
+    worker.start()
+    child = _rebuild_child(os.getpid())
+    without: list[float] = []
+    with_rebuild: list[float] = []
+    child_cpu = 0.0
+    busy_wall = 0.0
+    for w in range(2 * windows):
+        running = w % 2 == 1
+        if not child.is_running():
+            break
+        child.send_signal(signal.SIGCONT if running else signal.SIGSTOP)
+        cpu0, wall0 = sum(child.cpu_times()[:2]), time.perf_counter()
+        times = _serial_latencies(lambda q: served[0].search(q), queries)
+        if running and child.is_running():
+            child_cpu += sum(child.cpu_times()[:2]) - cpu0
+            busy_wall += time.perf_counter() - wall0
+        (with_rebuild if running else without).extend(times)
+    if child.is_running():
+        child.send_signal(signal.SIGCONT)
+        if not complete:
+            child.terminate()
+    worker.join()
+    outcome = result.get("outcome")
+    w50, w95 = pct(without, 50), pct(without, 95)
+    r50, r95 = pct(with_rebuild, 50), pct(with_rebuild, 95)
+    print(f"latency without rebuild (paused): p50 {w50:.1f} ms, p95 {w95:.1f} ms ({len(without)} queries)")
+    print(f"latency during rebuild (running): p50 {r50:.1f} ms, p95 {r95:.1f} ms ({len(with_rebuild)} queries); "
+          f"p50 {100 * (r50 / w50 - 1):+.0f}%, p95 {100 * (r95 / w95 - 1):+.0f}%")
+    print(f"the rebuild process had {100 * child_cpu / max(busy_wall, 1e-9):.0f}% of a core while running")
+    if complete and outcome is not None:
+        d = outcome.details
+        print(f"rebuild {'ok' if outcome.ok else 'FAILED: ' + outcome.message} after {time.perf_counter() - t0:.0f}s wall: "
+              f"{d.get('cpu_seconds')} CPU s, of which encoding {d.get('encode_cpu_seconds')} "
+              f"({d.get('encoded')} texts encoded, {d.get('reused')} reused)")
     engine.dispose()
     db.unlink(missing_ok=True)
+
+
+def rebuild_timing(settings: Settings) -> None:
+    """The rebuild process alone at normal priority, twice (the second with a warm vector
+    memory, as every rebuild after the first): CPU seconds of encoding and of the rest."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from bot.curation.form import parse_draft
+    from bot.curation.rebuild import entries_to_json
+    from bot.curation.store import _draft_entry
+
+    entry = _draft_entry(1, parse_draft(REBUILD_FORM, []), "2026-12-05")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "entries.json"
+        path.write_text(entries_to_json([entry]), encoding="utf-8")
+        for run in (1, 2):
+            out = Path(tmp) / f"run{run}"
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "bot.curation.rebuild", "--nice", "0", "--entries", str(path),
+                            "--out", str(out)], env={**os.environ, **settings.child_env(), "OMP_NUM_THREADS": "1"},
+                           check=False, capture_output=True)
+            d = json.loads((out / "result.json").read_text(encoding="utf-8"))
+            print(f"rebuild {run}: {'ok' if d.get('ok') else 'FAILED: ' + str(d.get('message'))}, "
+                  f"{time.perf_counter() - t:.0f}s wall, {d.get('cpu_seconds')} CPU s, of which encoding "
+                  f"{d.get('encode_cpu_seconds')} ({d.get('encoded')} texts encoded, {d.get('reused')} reused)")
 
 
 def main() -> None:
@@ -183,11 +232,17 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rebuild", action="store_true",
                         help="latency with and without a background rebuild after a console publish")
+    parser.add_argument("--windows", type=int, default=5, help="--rebuild: pairs of paused/running windows")
+    parser.add_argument("--complete", action="store_true", help="--rebuild: let the rebuild finish and time it")
+    parser.add_argument("--rebuild-timing", action="store_true", help="CPU time of a rebuild, alone, twice")
     args = parser.parse_args()
     settings = Settings.from_env()
     queries = [q.text for q in load_questions(eval_dir(settings))][: args.queries]
     if args.rebuild:
-        rebuild_bench(settings, queries)
+        rebuild_bench(settings, queries, args.windows, args.complete)
+        return
+    if args.rebuild_timing:
+        rebuild_timing(settings)
         return
 
     t = time.perf_counter()
