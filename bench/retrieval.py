@@ -8,8 +8,8 @@ for the real knowledge base and for a synthetic one of N entries (default 20,000
 `--rebuild` measures what a console publish costs the served assistant: query latency
 (p50/p95, every query encoded, one search thread limited to one core as in the action
 server) while the action server's watcher rebuilds the index in its low-priority process,
-against the same queries with that process paused, in alternating windows (other load on
-a shared machine then falls on both sides). The entry is published into a throwaway SQLite
+against the same queries with that process paused, in windows alternating A-B-B-A (other load on
+a shared machine then falls on both sides, and a drift in it cancels). The entry is published into a throwaway SQLite
 records database under var/, so no real records are touched. `--rebuild-timing` runs the
 rebuild alone at normal priority twice and reports its CPU seconds (encoding and the rest).
 """
@@ -165,7 +165,7 @@ def rebuild_bench(settings: Settings, queries: list[str], windows: int, complete
     child_cpu = 0.0
     busy_wall = 0.0
     for w in range(2 * windows):
-        running = w % 2 == 1
+        running = w % 4 in (1, 2)  # paused, running, running, paused, ...: a drift in other load cancels
         if not child.is_running():
             break
         child.send_signal(signal.SIGCONT if running else signal.SIGSTOP)

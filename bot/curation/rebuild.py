@@ -4,9 +4,9 @@ The action server hands over the published entries it wants served (a JSON file)
 folder; this process checks the whole knowledge (files + those entries), builds the index
 reusing the vectors of unchanged texts, calibrates it on the dev split, gates the
 calibration, saves the index into the folder and writes result.json. It runs apart from
-the action server so searches never share its CPU time or its interpreter lock: at nice
-10 with one thread it takes the spare core, and the server only loads the finished
-folder and swaps it in (bot/curation/watcher.py).
+the action server so searches never share its interpreter lock, at SCHED_IDLE and nice 10
+with one thread: it gets only CPU time nothing else wants, and the server only loads the
+finished folder and swaps it in (bot/curation/watcher.py).
 
     python -m bot.curation.rebuild --entries ENTRIES.json --out FOLDER [--baseline-top1 X] [--baseline-threshold T]
 """
@@ -110,21 +110,31 @@ def run(out: Path, entries: list[Entry], baseline_top1: float | None = None,
     return result
 
 
+def lower_priority(nice: int) -> None:
+    """Run only on CPU the searches leave idle: SCHED_IDLE where Linux has it (weaker than
+    any nice level), plus `nice`. 0 keeps normal priority (bench/ times a rebuild that way)."""
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (OSError, AttributeError):  # not Linux: the nice level alone
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.curation.rebuild")
     parser.add_argument("--entries", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--baseline-top1", type=float, default=None, help="the served index's dev top-1")
     parser.add_argument("--baseline-threshold", type=float, default=None, help="the served ranker's answer threshold")
-    parser.add_argument("--nice", type=int, default=10, help="priority below the searches (bench/: 0, to time it)")
+    parser.add_argument("--nice", type=int, default=10,
+                        help="nice level, with SCHED_IDLE (0: normal priority, as bench/ times a rebuild)")
     parser.add_argument("--cpu-limit", type=int, default=0, help="CPU seconds before the build is stopped (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("PATENTDESK_LOG_LEVEL", "INFO"),
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        os.nice(args.nice)  # below the action server's searches
-    except OSError:
-        pass
+    lower_priority(args.nice)
     if args.cpu_limit:  # a runaway build is stopped by its CPU time; a starved one only waits
         import resource
 
