@@ -70,6 +70,8 @@ VARIABLES: tuple[Variable, ...] = (
              "version in the records database (a publish or withdrawal in the console starts a background rebuild). 0: off."),
     Variable("KNOWLEDGE_REBUILD_TIMEOUT", "900", "CPU seconds a background index rebuild may use before it is stopped "
              "(the old index keeps serving); a rebuild waiting for CPU on a busy machine is retried after 4 times that."),
+    Variable("KNOWLEDGE_REBUILD_NICE", "10", "Nice level of the background rebuild, which also runs at SCHED_IDLE "
+             "(only on CPU time the searches leave idle). 0: normal priority."),
     Variable("SUPERVISOR_RESTARTS", "5", "Times `run` restarts a process that died after it was ready, within "
              "5 minutes, before it stops everything (0: stop at the first death)."),
 )
@@ -159,6 +161,7 @@ class Settings:
     retrieval_cache_size: int = 2048
     knowledge_poll_interval: float = 10.0
     knowledge_rebuild_timeout: float = 900.0
+    knowledge_rebuild_nice: int = 10
     rasa_auth_token: str = ""
     gateway_port: int = 8088
     gateway_public_url: str = ""
@@ -220,6 +223,7 @@ class Settings:
             retrieval_cache_size=_int(env, "RETRIEVAL_CACHE_SIZE", 2048),
             knowledge_poll_interval=_float(env, "KNOWLEDGE_POLL_INTERVAL", 10.0),
             knowledge_rebuild_timeout=_float(env, "KNOWLEDGE_REBUILD_TIMEOUT", 900.0),
+            knowledge_rebuild_nice=_int(env, "KNOWLEDGE_REBUILD_NICE", 10),
             rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
             gateway_port=gateway_port,
             gateway_public_url=gateway_public_url,
@@ -317,6 +321,7 @@ class Settings:
                 "RECORDS_RETENTION_DAYS": str(self.records_retention_days),
                 "KNOWLEDGE_POLL_INTERVAL": str(self.knowledge_poll_interval),
                 "KNOWLEDGE_REBUILD_TIMEOUT": str(self.knowledge_rebuild_timeout),
+                "KNOWLEDGE_REBUILD_NICE": str(self.knowledge_rebuild_nice),
                 "RASA_AUTH_TOKEN": self.rasa_auth_token,
                 "ACTION_ENDPOINT_URL": self.actions_url,
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

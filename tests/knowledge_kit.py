@@ -38,5 +38,7 @@ def small_settings(root: Path, home: Path, built: Path | None = None, **extra: s
     var = root / "var"
     if built is not None:
         shutil.copytree(built / "index", var / "index")
-    env = {"PATENTDESK_HOME": str(home), "DATABASE_URL": f"sqlite:///{var / 'records.db'}", **extra}
+    # normal priority: on a busy test machine an idle-priority rebuild could wait for minutes
+    env = {"PATENTDESK_HOME": str(home), "DATABASE_URL": f"sqlite:///{var / 'records.db'}",
+           "KNOWLEDGE_REBUILD_NICE": "0", **extra}
     return Settings.from_env(make_env(var, **env))

@@ -169,7 +169,7 @@ class KnowledgeWatcher:
         threshold = (calibration.get("ranker") or {}).get("answer_threshold")
         cpu_limit = int(self.settings.knowledge_rebuild_timeout)
         cmd = [sys.executable, "-m", "bot.curation.rebuild", "--entries", str(work / "entries.json"),
-               "--out", str(work), "--cpu-limit", str(cpu_limit)]
+               "--out", str(work), "--cpu-limit", str(cpu_limit), "--nice", str(self.settings.knowledge_rebuild_nice)]
         if baseline is not None:
             cmd += ["--baseline-top1", str(baseline)]
         if threshold is not None:
