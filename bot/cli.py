@@ -162,11 +162,12 @@ def cmd_knowledge_check(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.curation.served import check_served, published_entries, records_engine
+    from bot.knowledge.entries import Entry
     from bot.knowledge.service import knowledge_dir
 
     settings = _settings()
     folder = Path(args.folder) if args.folder else knowledge_dir(settings)
-    entries = []
+    entries: list[Entry] = []
     if not args.files_only:
         try:
             _version, entries = published_entries(records_engine(settings))
