@@ -5,11 +5,15 @@ the event loop, and one thread keeps the native encoder single-entrant. That thr
 the encoder's OpenMP and BLAS with one thread each: OpenMP's thread count is set per
 calling thread, so a limit set at start in the main thread does not reach it, and its
 second OpenMP thread only spun against Rasa under load (issue 17: 20 -> 34 msg/s cold).
+
+The index serves knowledge/ plus the entries published in the console; `watch` starts the
+poller that rebuilds it in the background and swaps it in (bot/curation/watcher.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,31 +22,47 @@ from typing import TypeVar
 from threadpoolctl import threadpool_limits
 
 from bot.config import Settings
+from bot.curation.served import current_knowledge
+from bot.curation.watcher import KnowledgeWatcher
 from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.service import load_or_build
 
+log = logging.getLogger("patentdesk.knowledge")
 T = TypeVar("T")
 _lock = threading.Lock()
 _index: KnowledgeIndex | None = None
+_version = 0  # the console's published version the index serves
+_watcher: KnowledgeWatcher | None = None
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrieval")
 _limited = threading.local()
 
 
 def get_index() -> KnowledgeIndex:
-    global _index
+    global _index, _version
     with _lock:
         if _index is None:
             settings = Settings.from_env()
-            _index = load_or_build(settings)
+            _version, kb = current_knowledge(settings)
+            _index = load_or_build(settings, kb=kb)
             _index.cache_queries(settings.retrieval_cache_size)
         return _index
 
 
 def serve(index: KnowledgeIndex) -> None:
-    """Serve an index built elsewhere (tests pass the session's)."""
+    """Serve another index from the next search on (tests pass the session's; the watcher
+    swaps in a rebuilt one). Searches already running finish on the old one."""
     global _index
     with _lock:
         _index = index
+
+
+def watch(settings: Settings) -> KnowledgeWatcher:
+    """Start polling for console publications (the action server calls this once)."""
+    global _watcher
+    get_index()
+    _watcher = KnowledgeWatcher(settings, get_index, serve, _version)
+    _watcher.start()
+    return _watcher
 
 
 def _search_thread(fn: Callable[[KnowledgeIndex], T]) -> T:

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    knowledge_holder.watch(settings)  # console publications: background rebuild and swap
 
     from rasa_sdk.endpoint import create_app
 

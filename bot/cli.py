@@ -47,6 +47,14 @@ def _discard(fn: Callable[[Settings], object], settings: Settings) -> None:
     fn(settings)  # the index itself is not sent back
 
 
+def _ensure_index(settings: Settings) -> None:
+    """The index of the knowledge files and the console's published entries, built if stale."""
+    from bot.curation.served import current_knowledge
+    from bot.knowledge.service import load_or_build
+
+    load_or_build(settings, kb=current_knowledge(settings)[1])
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import doctor
     from bot.secrets import with_secrets
@@ -62,13 +70,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     from bot.knowledge.encoders import EncoderError
     from bot.knowledge.entries import KnowledgeError
-    from bot.knowledge.service import load_or_build
 
     try:
         model = train(settings)
         # the index too, before the stack starts: built inside the action server it would eat
         # the readiness time (encoding plus the ranker's fitting takes about 90 s on 2 cores)
-        _in_child(load_or_build, settings)
+        _in_child(_ensure_index, settings)
         specs = stack_specs(settings, model)
     except (TrainingError, ServiceError, KnowledgeError, EncoderError) as exc:
         log.error("%s", exc)
@@ -172,15 +179,52 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_knowledge_check(args: argparse.Namespace) -> int:
-    from bot.knowledge.check import check_folder
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.curation.served import check_served, published_entries, records_engine
+    from bot.knowledge.entries import Entry
     from bot.knowledge.service import knowledge_dir
 
-    folder = Path(args.folder) if args.folder else knowledge_dir(_settings())
-    count, problems = check_folder(folder)
+    settings = _settings()
+    folder = Path(args.folder) if args.folder else knowledge_dir(settings)
+    entries: list[Entry] = []
+    if not args.files_only:
+        try:
+            _version, entries = published_entries(records_engine(settings))
+        except SQLAlchemyError as exc:
+            print(f"FAIL records database: cannot read the console's published entries ({exc}); "
+                  "fix DATABASE_URL or use --files-only")
+            return 1
+    count, problems = check_served(folder, entries)
     for p in problems:
         print(f"FAIL {p}")
-    print(f"{count} entries checked, {len(problems)} problem(s)")
+    print(f"{count} entries checked ({count - len(entries)} from {folder}, {len(entries)} published in the console), "
+          f"{len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def cmd_knowledge_export(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.curation.export import export
+    from bot.curation.served import published_entries, records_engine
+    from bot.knowledge.service import knowledge_dir
+
+    settings = _settings()
+    out = Path(args.out) if args.out else settings.var_dir / "knowledge-export"
+    try:
+        version, entries = published_entries(records_engine(settings))
+    except SQLAlchemyError as exc:
+        print(f"cannot read the records database ({exc}); check DATABASE_URL")
+        return 1
+    if not entries:
+        print("no entries are published in the console; nothing to export")
+        return 0
+    for path in export(entries, knowledge_dir(settings), out):
+        print(f"wrote {path}")
+    print(f"{len(entries)} entries of published version {version}; review them into knowledge/, "
+          "then withdraw them in the console")
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -295,7 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     ksub = p.add_subparsers(dest="knowledge_command", required=True)
     k = ksub.add_parser("check", help="reject entries without a source, duplicates, empty or long answers")
     k.add_argument("--folder", help="knowledge folder (default: knowledge/)")
+    k.add_argument("--files-only", action="store_true",
+                   help="check the files alone, not the entries published in the console")
     k.set_defaults(func=cmd_knowledge_check)
+    k = ksub.add_parser("export", help="write the console's published entries as knowledge/*.yml files")
+    k.add_argument("--out", help="folder to write into (default var/knowledge-export/)")
+    k.set_defaults(func=cmd_knowledge_export)
     p = sub.add_parser("index", help="build the retrieval index and calibrate its thresholds")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("eval", help="evaluate retrieval and the answer policy on data/eval")

@@ -66,6 +66,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
     Variable("RETRIEVAL_CACHE_SIZE", "2048", "Distinct questions whose vectors the action server keeps "
              "(encoding is most of a search's CPU; repeated questions skip it). 0: off."),
+    Variable("KNOWLEDGE_POLL_INTERVAL", "10", "Seconds between an action server's checks of the published-knowledge "
+             "version in the records database (a publish or withdrawal in the console starts a background rebuild). 0: off."),
+    Variable("KNOWLEDGE_REBUILD_TIMEOUT", "900", "CPU seconds a background index rebuild may use before it is stopped "
+             "(the old index keeps serving); a rebuild waiting for CPU on a busy machine is retried after 4 times that."),
+    Variable("KNOWLEDGE_REBUILD_NICE", "10", "Nice level of the background rebuild, which also runs at SCHED_IDLE "
+             "(only on CPU time the searches leave idle). 0: normal priority."),
     Variable("SUPERVISOR_RESTARTS", "5", "Times `run` restarts a process that died after it was ready, within "
              "5 minutes, before it stops everything (0: stop at the first death)."),
 )
@@ -153,6 +159,9 @@ class Settings:
     ready_timeout: float = 180.0
     supervisor_restarts: int = 5
     retrieval_cache_size: int = 2048
+    knowledge_poll_interval: float = 10.0
+    knowledge_rebuild_timeout: float = 900.0
+    knowledge_rebuild_nice: int = 10
     rasa_auth_token: str = ""
     gateway_port: int = 8088
     gateway_public_url: str = ""
@@ -212,6 +221,9 @@ class Settings:
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             supervisor_restarts=_int(env, "SUPERVISOR_RESTARTS", 5),
             retrieval_cache_size=_int(env, "RETRIEVAL_CACHE_SIZE", 2048),
+            knowledge_poll_interval=_float(env, "KNOWLEDGE_POLL_INTERVAL", 10.0),
+            knowledge_rebuild_timeout=_float(env, "KNOWLEDGE_REBUILD_TIMEOUT", 900.0),
+            knowledge_rebuild_nice=_int(env, "KNOWLEDGE_REBUILD_NICE", 10),
             rasa_auth_token=env.get("RASA_AUTH_TOKEN", "").strip(),
             gateway_port=gateway_port,
             gateway_public_url=gateway_public_url,
@@ -307,6 +319,9 @@ class Settings:
                 "CONSOLE_SECURE_COOKIE": "1" if self.console_secure_cookie else "0",
                 "RECORDS_IDLE_TIMEOUT": str(self.records_idle_timeout),
                 "RECORDS_RETENTION_DAYS": str(self.records_retention_days),
+                "KNOWLEDGE_POLL_INTERVAL": str(self.knowledge_poll_interval),
+                "KNOWLEDGE_REBUILD_TIMEOUT": str(self.knowledge_rebuild_timeout),
+                "KNOWLEDGE_REBUILD_NICE": str(self.knowledge_rebuild_nice),
                 "RASA_AUTH_TOKEN": self.rasa_auth_token,
                 "ACTION_ENDPOINT_URL": self.actions_url,
                 "SQLALCHEMY_SILENCE_UBER_WARNING": "1",

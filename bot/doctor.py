@@ -8,8 +8,12 @@ import socket
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -93,25 +97,71 @@ def check_model(settings: Settings) -> Finding:
 
 
 def check_knowledge(settings: Settings) -> list[Finding]:
-    from bot.knowledge.check import check_folder
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.curation.served import (
+        check_served,
+        published_entries,
+        records_engine,
+        served_knowledge,
+    )
     from bot.knowledge.encoders import make_encoder
-    from bot.knowledge.entries import load_knowledge
     from bot.knowledge.index import KnowledgeIndex, StaleIndexError
     from bot.knowledge.service import knowledge_dir
 
-    count, problems = check_folder(knowledge_dir(settings))
-    out = [Finding("knowledge", not problems, f"{count} entries" + (f", {len(problems)} problems: {problems[0]}" if problems else ""),
-                   "run `patentdesk knowledge check` for the full list")]
+    out: list[Finding] = []
+    engine = None
+    try:
+        engine = records_engine(settings)
+        version, published = published_entries(engine)
+    except SQLAlchemyError as exc:
+        version, published = -1, []
+        out.append(Finding("console knowledge", False, f"cannot read the published entries: {exc}",
+                           "check DATABASE_URL; the action servers serve knowledge/ alone meanwhile", warning=True))
+    count, problems = check_served(knowledge_dir(settings), published)
+    out.insert(0, Finding("knowledge", not problems,
+                          f"{count} entries ({len(published)} published in the console, version {max(version, 0)})"
+                          + (f", {len(problems)} problems: {problems[0]}" if problems else ""),
+                          "run `patentdesk knowledge check` for the full list"))
+    if engine is not None and version >= 0:
+        out += check_knowledge_servers(engine, version)
     if problems:
         return out
     try:
         encoder = make_encoder(settings.encoder)
-        KnowledgeIndex.load(settings.var_dir, load_knowledge(knowledge_dir(settings)), encoder)
+        KnowledgeIndex.load(settings.var_dir, served_knowledge(knowledge_dir(settings), published), encoder)
         out.append(Finding("index", True, f"matches the knowledge base ({encoder.name})"))
     except StaleIndexError as exc:
         out.append(Finding("index", False, str(exc), "run `patentdesk index` (the action server also rebuilds at start)", warning=True))
     except Exception as exc:
         out.append(Finding("index", False, f"encoder {settings.encoder!r}: {exc}", "set PATENTDESK_ENCODER=e5"))
+    return out
+
+
+def check_knowledge_servers(engine: Engine, version: int) -> list[Finding]:
+    """What each action server last said it serves: a failed rebuild is a problem to fix
+    (the old index keeps serving, but the published entries are not answered)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.curation import store
+
+    try:
+        servers = store.servers(engine)
+    except SQLAlchemyError:
+        return []
+    out = []
+    for s in servers:
+        if s.state == "failed":
+            out.append(Finding(f"action server {s.server}", False,
+                               f"serves version {s.version}; rebuilding version {s.wanted} failed: {s.message}",
+                               "fix or withdraw the entry on the console's 知识库维护 page (a new publish retries)"))
+        elif s.version != version:
+            out.append(Finding(f"action server {s.server}", False,
+                               f"serves version {s.version} of {version} ({s.state}, reported {s.updated_at:%Y-%m-%d %H:%M} UTC)",
+                               "it rebuilds within KNOWLEDGE_POLL_INTERVAL; a server that is stopped reports nothing",
+                               warning=True))
+        else:
+            out.append(Finding(f"action server {s.server}", True, f"serves published version {s.version} ({s.entries} entries)"))
     return out
 
 

@@ -135,3 +135,17 @@ def rasa_auth_token(settings: Settings) -> str:
     from bot.services import rasa_token
 
     return rasa_token(settings)
+
+
+@pytest.fixture(scope="session")
+def small_base(tmp_path_factory: pytest.TempPathFactory):
+    """A small real knowledge base (tests/knowledge_kit.py) and a var/ with its index built
+    and calibrated once: (home, var). Tests copy the index into their own var/."""
+    from bot.knowledge.service import load_or_build
+    from tests.knowledge_kit import small_home, small_settings
+
+    root = tmp_path_factory.mktemp("small-base")
+    home = small_home(root)
+    settings = small_settings(root, home)
+    load_or_build(settings)
+    return home, settings.var_dir

@@ -52,6 +52,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         if engine.dialect.name == "postgresql":
             with engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {', '.join(RECORD_TABLES)} RESTART IDENTITY CASCADE"))
+                conn.execute(text("UPDATE kb_state SET version = 0, updated_at = NULL"))
     finally:
         engine.dispose()
     return url

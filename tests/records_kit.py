@@ -18,7 +18,8 @@ from bot.records.schema import enquiries, enquiry_events, messages, rejected_eve
 
 PG_HOST = os.environ.get("PATENTDESK_TEST_PGHOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PATENTDESK_TEST_PGPORT", "5432"))
-RECORD_TABLES = ("rejected_events", "enquiry_events", "messages", "enquiries", "agent_accounts")
+RECORD_TABLES = ("rejected_events", "enquiry_events", "messages", "enquiries", "agent_accounts",
+                 "kb_history", "kb_entries", "kb_servers")
 
 
 def admin_connection() -> Any:

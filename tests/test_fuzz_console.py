@@ -39,6 +39,7 @@ from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from bot.console.app import CSP
+from bot.console.knowledge import routes as knowledge_routes
 from bot.console.routes import routes as console_routes
 from bot.console.sessions import COOKIE
 from bot.records.charts import CHARTS
@@ -69,7 +70,7 @@ class Route:
 
 def _declared() -> list[Route]:
     found = []
-    for item in console_routes:
+    for item in [*console_routes, *knowledge_routes]:
         if not isinstance(item, RouteDef):
             continue
         public = bool(getattr(item.handler, "__console_public__", False))

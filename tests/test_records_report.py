@@ -148,6 +148,10 @@ def assert_hand_computed(report: dict, enquiries: list[dict]) -> None:
     ids = {e["ticket_id"]: e["id"] for e in enquiries if e["ticket_id"]}
     for item in report["overdue_tickets"]["items"]:
         assert item.pop("enquiry_id") == ids[item["ticket_id"]]
+    stored = {e["id"] for e in enquiries}
+    for gap in report["knowledge_gaps"]:  # the enquiries each gap came from, for the console
+        named = gap.pop("enquiries")
+        assert named and set(named) <= stored and len(named) == len(set(named)), named
     expected = json.loads(json.dumps(EXPECTED))
     for item in expected["overdue_tickets"]["items"]:
         item.pop("enquiry_id")
@@ -218,7 +222,9 @@ def test_purge_anonymises_old_records_and_keeps_the_figures(filled) -> None:
     for name in ("enquiries", "per_day", "resolved_by", "wait", "handle_per_agent", "satisfaction", "complaints",
                  "overdue_tickets", "top_entries"):
         assert after[name] == before[name], name
-    assert after["knowledge_gaps"] == [  # only the question still on record
+    gaps = after["knowledge_gaps"]
+    assert [len(g.pop("enquiries")) for g in gaps] == [1]
+    assert gaps == [  # only the question still on record
         {"question": "外观设计可以加急吗？", "count": 1, "unanswered": 1, "clarified": 0, "unhelpful": 0}]
 
 
@@ -290,7 +296,7 @@ def test_cli_migrate_creates_the_tables(tmp_path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'records.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["records", "migrate"]) == 0
-    assert "at revision 0001" in capsys.readouterr().out
+    assert "at revision 0002" in capsys.readouterr().out
     engine = make_engine(url)
-    assert current(engine) == "0001"
+    assert current(engine) == "0002"
     engine.dispose()

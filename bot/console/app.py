@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
-from bot.console import accounts
+from bot.console import accounts, knowledge
 from bot.console.canned import CannedLoader
 from bot.console.edge import (
     ACCOUNTS_UNAVAILABLE,
@@ -157,6 +157,7 @@ def create_console(settings: Settings) -> web.Application:
     app[CANNED] = CannedLoader(settings)
     app[CLOCK] = _now
     app.add_routes(routes)
+    app.add_routes(knowledge.routes)  # drafts, review, publication (issue 15)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_close_sockets)  # type: ignore[arg-type]  # aiosignal generics vs aiohttp 3.9 stubs
     return app

@@ -11,6 +11,8 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.console.app import mount_console
@@ -123,7 +125,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     """Counters an operator needs: outbox waiting/refused (window, quota), records buffered,
-    requests per Rasa server (how the conversations spread)."""
+    requests per Rasa server (how the conversations spread), the published knowledge version
+    and what each action server serves."""
     assistant = request.app[ASSISTANT]
     body: dict[str, object] = {"bot_runs": assistant.bot_runs, "rasa_requests": dict(assistant.rasa.requests)}
     try:
@@ -132,7 +135,23 @@ async def status(request: web.Request) -> web.Response:
         body["redis"] = "ok"
     except (RedisError, OSError) as exc:
         body["redis"] = f"unavailable: {exc}"
+    body["knowledge"] = await asyncio.get_running_loop().run_in_executor(None, knowledge_status, request.app[ENGINE])
     return web.json_response(body)
+
+
+def knowledge_status(engine: Engine) -> dict[str, object]:
+    """The console's published version and what each action server serves (state and
+    version only: the reasons of a failure are for the console and `patentdesk doctor`)."""
+    from bot.curation import store
+    from bot.curation.served import published_version
+
+    try:
+        version = published_version(engine)
+        servers = store.servers(engine) if version is not None else []
+    except SQLAlchemyError as exc:
+        return {"database": f"unavailable: {type(exc).__name__}"}
+    return {"published_version": version,
+            "action_servers": {s.server: {"state": s.state, "version": s.version} for s in servers}}
 
 
 def create_app(settings: Settings) -> web.Application:

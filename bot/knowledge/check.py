@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,11 @@ def check_entries(entries: list[Entry]) -> list[Problem]:
     return problems
 
 
-def check_folder(folder: Path) -> tuple[int, list[Problem]]:
-    """Returns (number of entries read, problems); unreadable files are problems too."""
+def check_folder(folder: Path, extra: Iterable[Entry] = ()) -> tuple[int, list[Problem]]:
+    """Returns (number of entries read, problems); unreadable files are problems too.
+
+    `extra` are the entries published in the console: checked together with the files, so
+    a console entry repeating a file entry's id or question is an error."""
     entries: list[Entry] = []
     problems: list[Problem] = []
     files = knowledge_files(folder)
@@ -91,4 +95,5 @@ def check_folder(folder: Path) -> tuple[int, list[Problem]]:
             entries.extend(read_file(path))
         except KnowledgeError as exc:
             problems.append(Problem(path.name, str(exc)))
+    entries.extend(extra)
     return len(entries), problems + check_entries(entries)

@@ -120,10 +120,12 @@ def content_hash(entries: Iterable[Entry], glossary: Glossary = NO_GLOSSARY) -> 
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def load_knowledge(folder: Path) -> KnowledgeBase:
+def load_knowledge(folder: Path, extra: Iterable[Entry] = ()) -> KnowledgeBase:
+    """The files of `folder`, plus `extra` entries (the ones published in the console)."""
     entries: list[Entry] = []
     for path in knowledge_files(folder):
         entries.extend(read_file(path))
+    entries.extend(extra)
     try:
         glossary = load_glossary(folder)
     except GlossaryError as exc:

@@ -284,6 +284,9 @@ class KnowledgeIndex:
                  **extra)
         tmp.replace(folder / "vectors.npz")
         (folder / "phrasings.json").write_text(json.dumps(self.phrasings, ensure_ascii=False), encoding="utf-8")
+        # the encoded answer texts, so a later build can reuse their vectors (bot/knowledge/memory.py)
+        answers = [normalize(e.answer) for e in self.kb.entries]
+        (folder / "answers.json").write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
         meta_tmp = folder / "meta.tmp.json"
         meta_tmp.write_text(json.dumps(self.meta(), ensure_ascii=False, indent=2), encoding="utf-8")
         meta_tmp.replace(folder / "meta.json")  # written last: a complete index has a meta

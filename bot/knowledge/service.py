@@ -10,6 +10,7 @@ from bot.knowledge.encoders import Encoder, make_encoder
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.knowledge.evaluation import acceptable, calibrate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError
+from bot.knowledge.memory import RememberingEncoder
 from bot.knowledge.ranker_training import fit_ranker
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,17 @@ def eval_dir(settings: Settings) -> Path:
 
 
 def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = None,
-                encoder: Encoder | None = None) -> KnowledgeIndex:
-    """Encode every phrasing, choose thresholds on the dev split, persist under var/."""
+                encoder: Encoder | None = None, save_to: Path | None = None) -> KnowledgeIndex:
+    """Encode every phrasing, choose thresholds on the dev split, persist under var/
+    (or under `save_to`: a background rebuild writes beside the served index)."""
     kb = kb if kb is not None else load_knowledge(knowledge_dir(settings))
     encoder = encoder if encoder is not None else make_encoder(settings.encoder)
-    index = KnowledgeIndex.build(kb, encoder, progress=progress)
+    # remember every text's vector (phrasings, answers, dev questions): a rebuild after a
+    # console publish then encodes only the new texts
+    memory = encoder if isinstance(encoder, RememberingEncoder) else RememberingEncoder(encoder)
+    memory.load(settings.var_dir)
+    memory.remember_saved_index(settings.var_dir)
+    index = KnowledgeIndex.build(kb, memory, progress=progress)
     questions = [q for q in load_questions(eval_dir(settings)) if q.split == "dev"]
     known = kb.by_id()
     questions = [q for q in questions if q.label == "none" or q.label in known]
@@ -39,13 +46,18 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
             index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds)
     else:
         log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
-    index.save(settings.var_dir)
+    index.encoder = memory.inner  # serving encodes each query once; the memory stays with builds
+    index.save(save_to or settings.var_dir)
+    memory.save(settings.var_dir)
     return index
 
 
-def load_or_build(settings: Settings, rebuild: bool = True) -> KnowledgeIndex:
-    """Never serves a stale index: a mismatch rebuilds (default) or raises StaleIndexError."""
-    kb = load_knowledge(knowledge_dir(settings))
+def load_or_build(settings: Settings, rebuild: bool = True, kb: KnowledgeBase | None = None) -> KnowledgeIndex:
+    """Never serves a stale index: a mismatch rebuilds (default) or raises StaleIndexError.
+
+    `kb`: the knowledge to serve (the action server adds the console's published entries);
+    knowledge/ alone by default."""
+    kb = kb if kb is not None else load_knowledge(knowledge_dir(settings))
     encoder = make_encoder(settings.encoder)
     try:
         return KnowledgeIndex.load(settings.var_dir, kb, encoder)

@@ -23,7 +23,9 @@ Definitions, so that the figures can be checked by hand:
 - `overdue_tickets`: left messages answered after their due time, or unanswered and
   past it at `now`.
 - `knowledge_gaps`: user questions the bot could not answer (fallback) or had to
-  clarify, and questions whose answer was marked unhelpful, grouped by their text.
+  clarify, and questions whose answer was marked unhelpful, grouped by their text;
+  `enquiries` names up to 5 enquiries they came from, newest first (the console shows
+  the conversation, and an agent drafts an entry from it).
 - `top_entries`: knowledge entries by the number of answers given from them.
 """
 
@@ -47,6 +49,7 @@ from bot.records.schema import RESOLVED_BY, enquiries, enquiry_events, messages
 REPORT_TZ = timezone(timedelta(hours=8), "UTC+08:00")
 GAP_DECISIONS = {"fallback": "unanswered", "clarify": "clarified"}
 GRADES = ("A", "B", "C", "D")
+GAP_ENQUIRIES = 5  # enquiries named per knowledge gap
 
 
 def as_datetime(value: date | datetime, tz: timezone = REPORT_TZ) -> datetime:
@@ -94,11 +97,13 @@ def _load(engine: Engine, start: datetime, end: datetime) -> tuple[list[dict[str
         rows = [dict(r._mapping) for r in conn.execute(select(enquiries).where(in_period)
                                                        .order_by(enquiries.c.started_at))]
         msgs = conn.execute(
-            select(messages.c.who, messages.c.text, messages.c.decision, messages.c.entry_id, messages.c.reply_to)
+            select(messages.c.who, messages.c.text, messages.c.decision, messages.c.entry_id, messages.c.reply_to,
+                   messages.c.enquiry_id)
             .join(enquiries, enquiries.c.id == messages.c.enquiry_id).where(in_period, gap_or_answer)
             .order_by(messages.c.at, messages.c.id)).all()
         feedback = conn.execute(
-            select(enquiry_events.c.helpful, enquiry_events.c.entry_id, enquiry_events.c.text)
+            select(enquiry_events.c.helpful, enquiry_events.c.entry_id, enquiry_events.c.text,
+                   enquiry_events.c.enquiry_id)
             .join(enquiries, enquiries.c.id == enquiry_events.c.enquiry_id)
             .where(in_period, enquiry_events.c.kind == "feedback").order_by(enquiry_events.c.at)).all()
     return rows, msgs, feedback
@@ -107,22 +112,26 @@ def _load(engine: Engine, start: datetime, end: datetime) -> tuple[list[dict[str
 def _gaps(msgs: list[Any], feedback: list[Any], top: int) -> list[dict[str, Any]]:
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
+    where: dict[str, list[int]] = defaultdict(list)  # enquiry ids, oldest first
 
-    def note(text: str, what: str) -> None:
+    def note(text: str, what: str, enquiry: int) -> None:
         key = question_key(text or "")
         if key and text != ANONYMISED:  # purged questions say nothing about the knowledge base
             groups[key][what] += 1
             spellings[key][_VOICE.sub("", text).strip()] += 1
+            if enquiry not in where[key]:
+                where[key].append(enquiry)
 
     for m in msgs:
         if m.who == "user":
-            note(m.text, GAP_DECISIONS[m.decision])
+            note(m.text, GAP_DECISIONS[m.decision], m.enquiry_id)
     for f in feedback:
         if not f.helpful:
-            note(f.text or "", "unhelpful")
+            note(f.text or "", "unhelpful", f.enquiry_id)
     rows: list[dict[str, Any]] = [
         {"question": spellings[k].most_common(1)[0][0], "count": sum(c.values()),
-         "unanswered": c["unanswered"], "clarified": c["clarified"], "unhelpful": c["unhelpful"]}
+         "unanswered": c["unanswered"], "clarified": c["clarified"], "unhelpful": c["unhelpful"],
+         "enquiries": where[k][::-1][:GAP_ENQUIRIES]}
         for k, c in groups.items()]
     rows.sort(key=lambda r: (-r["count"], r["question"]))
     return rows[:top]

@@ -140,3 +140,68 @@ agent_accounts = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Knowledge entries written in the console (issue 15's feedback loop). An agent drafts one
+# from a question they answered; a supervisor publishes it or returns it with a note; a
+# published entry can be withdrawn. Its knowledge id is `console-<id>` (never reused).
+KB_STATUSES = ("pending", "returned", "published", "withdrawn")
+
+kb_entries = Table(
+    "kb_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("status", String(12), nullable=False, index=True),  # KB_STATUSES
+    Column("category", String(64), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("alternatives", JSON, nullable=False),  # list of strings
+    Column("answer", Text, nullable=False),
+    Column("source_title", String(200), nullable=False),
+    Column("source_article", String(100), nullable=False, default=""),
+    Column("source_date", String(10), nullable=False),  # YYYY-MM-DD of the version cited
+    Column("reviewed", String(10), nullable=True),  # the day a supervisor published it
+    Column("origin_question", Text, nullable=True),  # the user's words it was drafted from
+    Column("origin_enquiry", Integer, nullable=True),  # the enquiry it came from (no FK: purges)
+    Column("author", String(40), nullable=False),
+    Column("reviewer", String(40), nullable=True),
+    Column("review_note", Text, nullable=True),  # why it was returned or withdrawn
+    Column("revision", Integer, nullable=False, default=1),  # bumped by every change: no lost updates
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every change of an entry: who, when, what (changes: {field: [old, new]}).
+kb_history = Table(
+    "kb_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry", Integer, ForeignKey("kb_entries.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(40), nullable=False),
+    Column("action", String(12), nullable=False),  # create | edit | publish | return | withdraw
+    Column("note", Text, nullable=True),
+    Column("changes", JSON, nullable=False),
+)
+
+# One row: the version of the published knowledge, bumped in the transaction of every
+# publish and withdrawal. Action servers poll it to learn of a change.
+kb_state = Table(
+    "kb_state",
+    metadata,
+    Column("key", String(16), primary_key=True),  # "published"
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+# What each action server serves, and why its last rebuild failed (console, doctor).
+kb_servers = Table(
+    "kb_servers",
+    metadata,
+    Column("server", String(120), primary_key=True),  # host:port
+    Column("state", String(12), nullable=False),  # serving | building | failed
+    Column("version", Integer, nullable=False),  # the published version it serves
+    Column("wanted", Integer, nullable=False),  # the version it last tried to build
+    Column("entries", Integer, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("seconds", Float, nullable=True),  # the last rebuild's duration
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

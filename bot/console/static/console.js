@@ -307,6 +307,14 @@
       const who = line.who === "agent" && line.agent_name ? line.agent_name : (WHO[line.who] || line.who);
       head.append(el("span", "who", who), el("span", "time", clock(line.at)));
       li.append(head, el("div", "text", line.text));
+      if (line.who === "user" && line.text) {
+        // the question, answered here, can become a knowledge entry (reviewed by a supervisor)
+        const draft = el("a", "draft-link", "起草知识条目");
+        draft.href = "knowledge#" + new URLSearchParams({ q: line.text.slice(0, 120) });
+        draft.target = "_blank";
+        draft.rel = "noopener";
+        head.append(draft);
+      }
       if (line.who === "bot" && (line.entry_id || line.decision)) {
         const bits = [];
         if (line.decision) bits.push(DECISIONS[line.decision] || line.decision);
