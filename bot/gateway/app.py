@@ -48,7 +48,7 @@ from bot.records.buffer import RecordBuffer
 from bot.records.episodes import entry_categories
 from bot.records.store import make_engine
 from bot.records.writer import RecordWriter
-from bot.services import rasa_token
+from bot.runtime.services import rasa_token
 
 log = logging.getLogger("patentdesk.gateway")
 
