@@ -91,8 +91,9 @@ async def suite(args: argparse.Namespace) -> int:
         questions = [q.text for q in load_questions(PROJECT_ROOT / "data" / "eval")]
         await asyncio.sleep(3)
         rest = stack.memory_mb()
-        print("warming up: every eval question once, straight to Rasa ...", flush=True)
-        await warm(settings, questions, concurrency)
+        if not args.only_roundtrips:  # a count of round trips needs no warm cache
+            print("warming up: every eval question once, straight to Rasa ...", flush=True)
+            await warm(settings, questions, concurrency)
         await load(settings, questions, 8, 4, prefix="o_warm", human_share=0.0)
         print(f"Redis round trips: {args.roundtrips} bot-path questions, one at a time ...", flush=True)
         trips = await roundtrips.measure(settings, questions, args.roundtrips)

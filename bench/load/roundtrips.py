@@ -130,7 +130,7 @@ async def measure(settings: Settings, questions: list[str], messages: int = 60,
         idle.by_command.subtract({"info": 6})
         return RoundTrips(sent, run_seconds, idle_seconds, run, idle)
     finally:
-        await client.aclose()
+        await client.close()
 
 
 def _add(a: Counts, b: Counts) -> Counts:
