@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT, Settings
-from bot.local_stack import free_port
+from bot.runtime.local_stack import free_port
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -47,7 +47,7 @@ def settings(var_dir: Path) -> Settings:
 @pytest.fixture(scope="session")
 def model(settings: Settings) -> Path:
     """The model for the current training data (trained once if missing, as `make run` does)."""
-    from bot.training import train
+    from bot.runtime.training import train
 
     return train(settings)
 
@@ -63,7 +63,7 @@ def index(settings: Settings):
 @pytest.fixture(scope="session")
 async def rasa_url(settings: Settings, model: Path, index) -> AsyncIterator[str]:
     """A real Rasa server and action server on free ports, shared by the session."""
-    from bot.local_stack import rasa_endpoint
+    from bot.runtime.local_stack import rasa_endpoint
 
     async with rasa_endpoint(settings, log_path=settings.var_dir / "logs" / "stack.log") as url:
         yield url
@@ -80,7 +80,7 @@ class RedisServer:
     """A private redis-server on a free port (tests may stop and restart it)."""
 
     def __init__(self, workdir: Path, appendonly: bool = False) -> None:
-        from bot.services import redis_server_binary
+        from bot.runtime.services import redis_server_binary
 
         found = redis_server_binary()
         assert found, "no redis-server: install Debian's redis-server or run `make env`"
@@ -132,7 +132,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def rasa_auth_token(settings: Settings) -> str:
     """The token of the session's Rasa server (gateways need it to pause and resume)."""
-    from bot.services import rasa_token
+    from bot.runtime.services import rasa_token
 
     return rasa_token(settings)
 

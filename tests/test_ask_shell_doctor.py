@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.ask import CONTRACT_KEYS
+from bot.cli.ask import CONTRACT_KEYS
 from bot.config import Settings
 from tests.conftest import child_env, make_env
 

@@ -36,8 +36,8 @@ from bot.gateway.app import create_app
 from bot.gateway.appkeys import FLOW
 from bot.gateway.handoff_flow import HandoffFlow
 from bot.handoff import HandoffQueue
-from bot.local_stack import free_port
 from bot.records.store import make_engine
+from bot.runtime.local_stack import free_port
 from tests.conftest import RedisServer
 from tests.gateway_kit import gateway_settings
 

@@ -126,7 +126,7 @@ def test_export_writes_knowledge_files_that_read_back_equal(engine, tmp_path) ->
 def test_doctor_says_which_action_server_serves_what_and_why_a_rebuild_failed(engine) -> None:
     from datetime import UTC, datetime
 
-    from bot.doctor import check_knowledge_servers
+    from bot.cli.doctor import check_knowledge_servers
 
     now = datetime.now(UTC)
     store.report_server(engine, store.ServerState("a:5055", "serving", 2, 2, 342, None, 80.0, now))

@@ -42,7 +42,7 @@ from yarl import URL
 
 from bot import replies
 from bot.config import PROJECT_ROOT, Settings
-from bot.local_stack import free_port
+from bot.runtime.local_stack import free_port
 from bot.wechat.crypto import WeChatCrypto, pkcs7_pad
 from bot.wechat.menu import TOPICS
 from bot.wechat.messages import TextMessage, parse_message

@@ -16,7 +16,8 @@ import pytest
 
 from bot import replies
 from bot.gateway.appkeys import FLOW
-from bot.gateway.handoff_flow import HandoffFlow, parse_rating
+from bot.gateway.handoff_flow import HandoffFlow
+from bot.gateway.words import parse_rating
 from bot.handoff import Conflict
 from tests.test_gateway_wechat import Pair, wechat_pair
 
@@ -318,7 +319,7 @@ async def test_was_this_helpful_and_rating_after_thanks(tmp_path, redis_server, 
 
 
 async def test_feedback_words() -> None:
-    from bot.gateway.handoff_flow import parse_feedback
+    from bot.gateway.words import parse_feedback
 
     assert [parse_feedback(t) for t in ("有用", "有用，谢谢", "没用", "不是这个", "这个回答没用", "年费有用吗能不能减")] == [
         True, True, False, False, False, None]

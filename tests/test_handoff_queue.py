@@ -25,7 +25,7 @@ from bot.handoff import (
     WorkingCalendar,
     load_calendar,
 )
-from bot.local_stack import free_port
+from bot.runtime.local_stack import free_port
 from tests.conftest import RedisServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -35,14 +35,14 @@ from aiohttp.test_utils import TestServer
 from bot import replies
 from bot.config import PROJECT_ROOT, ConfigError, Settings
 from bot.gateway import keys
-from bot.local_stack import free_port
 from bot.rasa_client import RasaClient, RasaUnavailable, spread
 from bot.records.pseudonym import pseudonym
+from bot.runtime.local_stack import free_port
+from bot.runtime.services import ServiceError, actions_spec, rasa_endpoints, rasa_spec, rasa_token
+from bot.runtime.supervisor import Supervisor
 from bot.secrets import GENERATORS, stored_secret
-from bot.services import ServiceError, actions_spec, rasa_endpoints, rasa_spec, rasa_token
 from bot.simulator import create_app as create_simulator
 from bot.simulator.routes import PLATFORM
-from bot.supervisor import Supervisor
 from bot.wechat.replies import SUCCESS, TEXT_LIMIT_BYTES, split_text
 from tests.gateway_kit import (
     Poster,

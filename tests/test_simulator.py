@@ -28,7 +28,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.config import Settings
-from bot.local_stack import free_port
+from bot.runtime.local_stack import free_port
 from bot.simulator import NOTICE, PLATFORM, create_app
 from bot.wechat.menu import MENU
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import redis
 
 from bot.config import Settings
-from bot.services import redis_server_binary, redis_spec
-from bot.supervisor import ChildSpec, Supervisor
+from bot.runtime.services import redis_server_binary, redis_spec
+from bot.runtime.supervisor import ChildSpec, Supervisor
 from tests.conftest import child_env, make_env
 
 

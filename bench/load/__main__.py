@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.load import audit as audit_mod
-from bench.load import encoder_limit, faults, measure, report
+from bench.load import encoder_limit, faults, measure, report, roundtrips
 from bench.load.agents import Agent, add_agent
 from bench.load.run import all_sent, baseline, load, summarise, warm
 from bench.load.stack import Stack
@@ -42,6 +42,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="report folder (default var/reports/bench-<time>)")
     p.add_argument("--port-base", type=int, default=5600)
     p.add_argument("--index-from", type=Path, help="a var/ folder whose built index to reuse")
+    p.add_argument("--roundtrips", type=int, default=60, help="bot-path questions for the Redis round-trip count")
+    p.add_argument("--only-roundtrips", action="store_true",
+                   help="start the stack, warm up, count Redis round trips per message, stop")
     return p.parse_args(argv)
 
 
@@ -88,9 +91,17 @@ async def suite(args: argparse.Namespace) -> int:
         questions = [q.text for q in load_questions(PROJECT_ROOT / "data" / "eval")]
         await asyncio.sleep(3)
         rest = stack.memory_mb()
-        print("warming up: every eval question once, straight to Rasa ...", flush=True)
-        await warm(settings, questions, concurrency)
+        if not args.only_roundtrips:  # a count of round trips needs no warm cache
+            print("warming up: every eval question once, straight to Rasa ...", flush=True)
+            await warm(settings, questions, concurrency)
         await load(settings, questions, 8, 4, prefix="o_warm", human_share=0.0)
+        print(f"Redis round trips: {args.roundtrips} bot-path questions, one at a time ...", flush=True)
+        trips = await roundtrips.measure(settings, questions, args.roundtrips)
+        print(f"  {trips.reads_per_message:.2f} round trips, {trips.commands_per_message:.2f} commands per message",
+              flush=True)
+        md += ["## Redis round trips per message (bot path)", "", *trips.lines(), ""]
+        if args.only_roundtrips:
+            return code
         peak: dict[str, float] = {}
 
         def sample() -> None:
@@ -164,6 +175,12 @@ async def suite(args: argparse.Namespace) -> int:
         stop_agents.set()
         results = await asyncio.gather(*agent_tasks, return_exceptions=True)
         await asyncio.to_thread(stack.stop)
+        if args.only_roundtrips:
+            (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+            print("\n".join(md))
+            print(f"\nreport: {out / 'report.md'}")
+    if args.only_roundtrips:
+        return code
     stats = [r for r in results if not isinstance(r, BaseException)]
     if not args.short and not args.no_cold:
         cold_md, cold_run = await cold(args, users // 2, concurrency)

@@ -25,8 +25,8 @@ from bot.secrets import with_secrets
 # the processes of the stack, by what their command line holds
 PROCESS_MARKS = {
     "gateway": "bot.gateway",
-    "rasa": "bot.rasa_server",
-    "actions": "bot.action_server",
+    "rasa": "bot.runtime.rasa_server",
+    "actions": "bot.runtime.action_server",
     "redis": "redis-server",
     "simulator": "bot.simulator",
 }

@@ -31,9 +31,13 @@ from bot.gateway.appkeys import (
 )
 from bot.gateway.dedupe import Once
 from bot.gateway.delivery import Delivery
+from bot.gateway.handlers import handlers_for
 from bot.gateway.handoff_flow import HandoffFlow
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
+from bot.gateway.rasa_turn import RasaTurn
+from bot.gateway.router import Router
+from bot.gateway.state import StateStore
 from bot.gateway.upkeep import HandoffUpkeep
 from bot.gateway.webchat import WebChat
 from bot.gateway.wechat_api import WeChatAPI
@@ -46,7 +50,7 @@ from bot.records.buffer import RecordBuffer
 from bot.records.episodes import entry_categories
 from bot.records.store import make_engine
 from bot.records.writer import RecordWriter
-from bot.services import rasa_token
+from bot.runtime.services import rasa_token
 
 log = logging.getLogger("patentdesk.gateway")
 
@@ -74,7 +78,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
                              calendar=load_calendar(settings.handoff_calendar or None))
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
-        assistant = Assistant(rasa, buffer, settings.pseudonym_key, flow)
+        turns = RasaTurn(rasa)
+        router = Router(StateStore(redis, queue.keys), handlers_for(flow, turns), flow.conv_id_for, flow.clock)
+        assistant = Assistant(turns, router, buffer, flow.transcripts, settings.pseudonym_key)
         # parsing the knowledge base takes ~0.2 s: not on the event loop
         categories = await asyncio.get_running_loop().run_in_executor(None, entry_categories, knowledge_dir(settings))
         writer = RecordWriter(redis, engine, spool, consumer=f"writer-{worker}", idle_timeout=settings.records_idle_timeout,

@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 
 from bot.gateway.dedupe import Once, Outcome
 from bot.gateway.delivery import Delivery
-from bot.gateway.pipeline import MAX_TEXT_CHARS, Assistant, Inbound
+from bot.gateway.messages import MAX_TEXT_CHARS, Inbound
+from bot.gateway.pipeline import Assistant
 
 _json = functools.partial(web.json_response, dumps=functools.partial(json.dumps, ensure_ascii=False))
 

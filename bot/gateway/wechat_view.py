@@ -18,8 +18,9 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.gateway.dedupe import Claimed, Once, Outcome
+from bot.gateway.messages import Handled, Inbound, from_wechat
 from bot.gateway.outbox import Outbox
-from bot.gateway.pipeline import Assistant, Handled, Inbound, from_wechat
+from bot.gateway.pipeline import Assistant
 from bot.wechat.crypto import WeChatCrypto
 from bot.wechat.errors import DecryptError, InvalidSignature, MalformedMessage, ReplayedRequest
 from bot.wechat.messages import Message, parse_message

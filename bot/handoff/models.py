@@ -48,6 +48,10 @@ class Conversation:
     ticket_id: str | None = None
     requeues: int = 0  # how often a lease expiry or an agent going offline put it back
     transfers: int = 0
+    holder: str = ""  # who answers the user's next message (see bot.gateway.state); "" in old records
+    offer: str | None = None  # waiting and offered (or asked) to leave a message: offered | asked
+    notice_position: int | None = None  # the place last told to the waiting user, and when
+    notice_at: float | None = None
 
     @classmethod
     def from_fields(cls, f: Mapping[str, str]) -> Conversation:
@@ -67,7 +71,17 @@ class Conversation:
             ticket_id=f.get("ticket_id") or None,
             requeues=int(f.get("requeues") or 0),
             transfers=int(f.get("transfers") or 0),
+            holder=f.get("holder", ""),
+            offer=f.get("offer") or None,
+            notice_position=int(f["notice_pos"]) if f.get("notice_pos") else None,
+            notice_at=_seconds(f.get("notice_at")),
         )
+
+    @staticmethod
+    def present(f: Mapping[str, str]) -> bool:
+        """Whether a conversation hash holds a queue record (a user the bot alone has
+        served has only the conversation state's fields, see bot.gateway.state)."""
+        return bool(f.get("conv_id"))
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,8 @@ class HandoffQueue:
         self._presence = reg(scripts.SET_PRESENCE)
         self._to_ticket = reg(scripts.TO_TICKET)
         self._answer = reg(scripts.ANSWER_TICKET)
+        self._offer = reg(scripts.OFFER_MESSAGE)
+        self._notice = reg(scripts.NOTICE)
 
     @property
     def calendar(self) -> WorkingCalendar:
@@ -166,7 +168,7 @@ class HandoffQueue:
     @_guarded
     async def get(self, conv_id: str) -> Conversation | None:
         fields = as_fields(await self.redis.hgetall(self.keys.conv(conv_id)))
-        return Conversation.from_fields(fields) if fields else None
+        return Conversation.from_fields(fields) if Conversation.present(fields) else None
 
     @_guarded
     async def position(self, conv_id: str) -> Place | None:
@@ -214,6 +216,18 @@ class HandoffQueue:
                 log.info("handoff: %s left the queue", conv_id)
                 return Conversation.from_fields(_ok(raw, conv_id)[1])
         raise Conflict(f"{conv_id} kept changing; try again")
+
+    @_guarded
+    async def offer_message(self, conv_id: str, kind: str = "offered") -> bool:
+        """A waiting user is offered (`offered`) or asks (`asked`) to leave a message: their
+        next text becomes a ticket. False when the conversation is no longer waiting."""
+        raw = await self._offer(keys=[self.keys.conv(conv_id)], args=[kind, self._now_ms()])
+        return text(raw[0]) == "ok"
+
+    @_guarded
+    async def remember_notice(self, conv_id: str, position: int, at: float) -> None:
+        """The place last told to a waiting user, and when (notices are rate-limited)."""
+        await self._notice(keys=[self.keys.conv(conv_id)], args=[position, int(round(at * 1000))])
 
     @_guarded
     async def list_waiting(self) -> list[Waiting]:
@@ -302,12 +316,18 @@ class HandoffQueue:
         return await self.close(conv_id, agent_id, "handed_back")
 
     @_guarded
-    async def close(self, conv_id: str, agent_id: str, outcome: str = "resolved") -> Conversation:
-        """The agent finishes the conversation; only the agent holding it may."""
+    async def close(self, conv_id: str, agent_id: str, outcome: str = "resolved", *,
+                    rating_seconds: float = 0.0) -> Conversation:
+        """The agent finishes the conversation; only the agent holding it may.
+
+        rating_seconds > 0: in the same step the user's next message, within that time,
+        may be a rating of the service (the conversation's holder becomes `rating`)."""
         k = self.keys
+        now = self._now_ms()
+        rating_until = str(now + int(rating_seconds * 1000)) if rating_seconds > 0 else ""
         raw = await self._finish(
             keys=[k.conv(conv_id), k.waiting, k.leases, k.agent_convs(agent_id)],
-            args=[conv_id, agent_id, outcome, self._now_ms(), self.keep_ms])
+            args=[conv_id, agent_id, outcome, now, self.keep_ms, rating_until])
         conv = Conversation.from_fields(_ok(raw, conv_id)[1])
         log.info("handoff: %s closed by %s (%s)", conv_id, agent_id, outcome)
         return conv
@@ -468,7 +488,7 @@ class HandoffQueue:
             for conv_id in ids:
                 pipe.hgetall(self.keys.conv(conv_id))
             rows = await pipe.execute()
-        return [Conversation.from_fields(f) for f in map(as_fields, rows) if f]
+        return [Conversation.from_fields(f) for f in map(as_fields, rows) if Conversation.present(f)]
 
     async def _agents(self, ids: Sequence[str] | None = None) -> list[Agent]:
         k = self.keys

@@ -7,6 +7,13 @@ KEYS[]; where the keys depend on data (the head of the queue, an agent's
 conversations) the caller reads first and passes what it saw, and the script checks
 that nothing changed, answering 'retry' otherwise. Times are milliseconds from the
 caller's clock (ARGV), so tests can drive the leases with a fake clock.
+
+The conversation's hash is also the user's conversation state (see
+`bot.gateway.state`): `holder` says who answers the user's next message and `since`
+since when. Every queue step below sets them in the same script, so the queue and
+the routing of the user's messages never disagree: queue (waiting), offer (waiting,
+the next text becomes a left message), agent (assigned), and on leaving the queue bot
+or rating (an agent closed it: the next message may be a rating).
 """
 
 from __future__ import annotations
@@ -18,12 +25,21 @@ local function reply(status, key)
   return r
 end
 
+-- who holds the conversation now, and the facts of the waiting states that end with it
+local function hold(conv_key, holder, now)
+  redis.call('HSET', conv_key, 'holder', holder, 'since', now)
+  if holder ~= 'queue' and holder ~= 'offer' then
+    redis.call('HDEL', conv_key, 'offer', 'notice_pos', 'notice_at')
+  end
+end
+
 -- an assigned conversation goes back to its original place (the score it was queued with)
 local function requeue(conv_key, waiting_key, leases_key, convs_key, conv_id, now, cause)
   local agent = redis.call('HGET', conv_key, 'agent')
   redis.call('HSET', conv_key, 'state', 'waiting', 'agent', '', 'last_agent', agent or '',
              'requeued_at', now, 'requeue_cause', cause, 'updated_at', now)
   redis.call('HINCRBY', conv_key, 'requeues', 1)
+  hold(conv_key, 'queue', now)
   redis.call('ZADD', waiting_key, redis.call('HGET', conv_key, 'score'), conv_id)
   redis.call('ZREM', leases_key, conv_id)
   redis.call('SREM', convs_key, conv_id)
@@ -38,13 +54,22 @@ local function take(conv_key, waiting_key, leases_key, convs_key, rotation_key, 
   redis.call('ZADD', leases_key, tonumber(now) + tonumber(lease_ms), conv_id)
   redis.call('SADD', convs_key, conv_id)
   redis.call('ZADD', rotation_key, redis.call('INCR', seq_key), agent_id)
+  hold(conv_key, 'agent', now)
 end
 
--- a conversation leaves the queue and its agent for good
+-- a conversation leaves the queue and its agent for good; the bot answers next, or, when
+-- rating_until is given, the user's next message may first be a rating of the agent
 local function finish(conv_key, waiting_key, leases_key, convs_key, conv_id, state, outcome,
-                      now, keep_ms)
+                      now, keep_ms, rating_until)
   redis.call('HSET', conv_key, 'state', state, 'outcome', outcome, 'closed_at', now,
              'updated_at', now)
+  if rating_until and rating_until ~= '' then
+    hold(conv_key, 'rating', now)
+    redis.call('HSET', conv_key, 'rating_after', 'agent', 'rating_conv', conv_id,
+               'rating_until', rating_until)
+  else
+    hold(conv_key, 'bot', now)
+  end
   redis.call('ZREM', waiting_key, conv_id)
   redis.call('ZREM', leases_key, conv_id)
   if convs_key then redis.call('SREM', convs_key, conv_id) end
@@ -63,7 +88,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'conv_id', ARGV[1], 'channel', ARGV[2], 'user_id', ARGV[3],
            'reason', ARGV[4], 'priority', ARGV[5], 'summary', ARGV[6], 'state', 'waiting',
            'agent', '', 'seq', seq, 'score', score, 'enqueued_at', ARGV[7], 'updated_at', ARGV[7],
-           'requeues', 0, 'transfers', 0)
+           'requeues', 0, 'transfers', 0, 'holder', 'queue', 'since', ARGV[7])
 redis.call('ZADD', KEYS[2], score, ARGV[1])
 return reply('ok', KEYS[1])
 """
@@ -126,6 +151,7 @@ redis.call('SADD', KEYS[5], ARGV[1])
 redis.call('HSET', KEYS[1], 'agent', ARGV[3], 'previous_agent', ARGV[2], 'assigned_at', ARGV[4],
            'updated_at', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'transfers', 1)
+hold(KEYS[1], 'agent', ARGV[4])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[5]), ARGV[1])
 redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[7]), ARGV[3])
 return reply('ok', KEYS[1])
@@ -133,12 +159,12 @@ return reply('ok', KEYS[1])
 
 # close / hand back, by the agent holding the conversation
 # KEYS: conv, waiting, leases, agent_convs
-# ARGV: conv_id, agent_id, outcome, now, keep_ms
+# ARGV: conv_id, agent_id, outcome, now, keep_ms, rating_until ('' = no rating asked)
 FINISH = PRELUDE + r"""
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'conversation'} end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'agent')
 if cur[1] ~= 'assigned' or cur[2] ~= ARGV[2] then return {'conflict', cur[1] or '', cur[2] or ''} end
-finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], 'closed', ARGV[3], ARGV[4], ARGV[5])
+finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], 'closed', ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return reply('ok', KEYS[1])
 """
 
@@ -153,7 +179,7 @@ if cur[1] == 'assigned' then
   if cur[2] ~= ARGV[2] then return {'retry'} end
   convs_key = KEYS[4]
 end
-finish(KEYS[1], KEYS[2], KEYS[3], convs_key, ARGV[1], 'left', 'user_left', ARGV[3], ARGV[4])
+finish(KEYS[1], KEYS[2], KEYS[3], convs_key, ARGV[1], 'left', 'user_left', ARGV[3], ARGV[4], '')
 return reply('ok', KEYS[1])
 """
 
@@ -249,8 +275,27 @@ redis.call('ZADD', KEYS[4], ARGV[5], ARGV[2])
 redis.call('HSET', KEYS[1], 'state', 'ticket', 'ticket_id', ARGV[2], 'outcome', 'ticket',
            'closed_at', ARGV[4], 'updated_at', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
+hold(KEYS[1], 'bot', ARGV[4])
 if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 return reply('ok', KEYS[3])
+"""
+
+# a waiting user is offered (or asks) to leave a message: their next text becomes one
+# KEYS: conv; ARGV: kind (offered | asked), now
+OFFER_MESSAGE = PRELUDE + r"""
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'waiting' then return {'conflict', state or '', ''} end
+hold(KEYS[1], 'offer', ARGV[2])
+redis.call('HSET', KEYS[1], 'offer', ARGV[1])
+return {'ok'}
+"""
+
+# the place last told to a waiting user, and when (only while it waits)
+# KEYS: conv; ARGV: position, at
+NOTICE = r"""
+if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return {'skip'} end
+redis.call('HSET', KEYS[1], 'notice_pos', ARGV[1], 'notice_at', ARGV[2])
+return {'ok'}
 """
 
 # KEYS: ticket, tickets_open, tickets_answered

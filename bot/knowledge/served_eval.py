@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.ask import ask_all, ask_conversations
+from bot.cli.ask import ask_all, ask_conversations
 from bot.config import Settings
 from bot.knowledge.eval_sets import (
     ComputedQuestion,

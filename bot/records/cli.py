@@ -1,6 +1,6 @@
 """`patentdesk records migrate|list|show|export|purge` and `patentdesk report`.
 
-bot/cli.py registers these with `add_parsers`; everything else lives here. Dates on the
+bot/cli/commands.py registers these with `add_parsers`; everything else lives here. Dates on the
 command line are calendar days in China time (`--from` inclusive, `--to` inclusive), or
 ISO datetimes (`--to` then exclusive). Tables go to the terminal through rich; exports
 are plain CSV or JSON Lines on stdout or in `--out`.

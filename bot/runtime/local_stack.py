@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.rasa_client import RasaClient
-from bot.services import actions_spec, rasa_spec
-from bot.supervisor import Supervisor
-from bot.training import model_path
+from bot.runtime.services import actions_spec, rasa_spec
+from bot.runtime.supervisor import Supervisor
+from bot.runtime.training import model_path
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -83,7 +83,7 @@ def check_project(settings: Settings) -> Finding:
 
 
 def check_model(settings: Settings) -> Finding:
-    from bot import training
+    from bot.runtime import training
 
     try:
         target = training.model_path(settings)
@@ -166,7 +166,7 @@ def check_knowledge_servers(engine: Engine, version: int) -> list[Finding]:
 
 
 async def check_services(settings: Settings) -> list[Finding]:
-    from bot.services import redis_server_binary
+    from bot.runtime.services import redis_server_binary
 
     out: list[Finding] = []
     if settings.redis_url:

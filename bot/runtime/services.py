@@ -15,8 +15,8 @@ import aiohttp
 import yaml
 
 from bot.config import Settings
+from bot.runtime.supervisor import ChildSpec
 from bot.secrets import stored_secret
-from bot.supervisor import ChildSpec
 
 
 class ServiceError(RuntimeError):
@@ -82,7 +82,7 @@ def _python_service(settings: Settings, name: str, args: list[str], health_url: 
 
 
 def actions_spec(settings: Settings) -> ChildSpec:
-    return _python_service(settings, "actions", ["bot.action_server", "--port", str(settings.actions_port)],
+    return _python_service(settings, "actions", ["bot.runtime.action_server", "--port", str(settings.actions_port)],
                            f"http://{settings.host}:{settings.actions_port}/health")
 
 
@@ -158,7 +158,7 @@ def rasa_spec(settings: Settings, model: Path) -> ChildSpec:
     token = rasa_token(settings)
     argv = [
         # `--opt=value`: a token may begin with "-" (token_urlsafe does 1 time in 64)
-        sys.executable, "-m", "bot.rasa_server", "run", "--enable-api", f"--auth-token={token}",
+        sys.executable, "-m", "bot.runtime.rasa_server", "run", "--enable-api", f"--auth-token={token}",
         "--model", str(model), "--interface", settings.host, "--port", str(settings.rasa_port),
         "--endpoints", str(rasa_endpoints(settings)),
         "--credentials", str(settings.home / "credentials.yml"),

@@ -23,7 +23,7 @@ def _settings() -> Settings:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bot.training import TrainingError, train
+    from bot.runtime.training import TrainingError, train
 
     try:
         path = train(_settings(), force=args.force)
@@ -56,11 +56,11 @@ def _ensure_index(settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot import doctor
+    from bot.cli import doctor
+    from bot.runtime.services import ServiceError, stack_specs
+    from bot.runtime.supervisor import Supervisor
+    from bot.runtime.training import TrainingError, train
     from bot.secrets import with_secrets
-    from bot.services import ServiceError, stack_specs
-    from bot.supervisor import Supervisor
-    from bot.training import TrainingError, train
 
     settings = with_secrets(_settings())
     busy = [f for f in asyncio.run(doctor.check_services(settings)) if not f.ok or f.in_use]
@@ -122,7 +122,7 @@ def _questions(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from bot.ask import ask_all, ask_conversations, read_conversations
+    from bot.cli.ask import ask_all, ask_conversations, read_conversations
 
     if args.conversation:
         try:
@@ -161,7 +161,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
-    from bot.shell import chat
+    from bot.cli.shell import chat
 
     try:
         return asyncio.run(chat(_settings()))
@@ -173,7 +173,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from bot import doctor
+    from bot.cli import doctor
 
     return doctor.report(doctor.run_checks(_settings()))
 
@@ -280,10 +280,10 @@ def cmd_rasa(args: argparse.Namespace) -> int:
     """An action server and a Rasa server only: one of several behind the gateways."""
     import dataclasses
 
+    from bot.runtime.services import ServiceError, actions_spec, rasa_spec, redacted
+    from bot.runtime.supervisor import Supervisor
+    from bot.runtime.training import model_path
     from bot.secrets import with_secrets
-    from bot.services import ServiceError, actions_spec, rasa_spec, redacted
-    from bot.supervisor import Supervisor
-    from bot.training import model_path
 
     settings = with_secrets(_settings())
     if args.port:

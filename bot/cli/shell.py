@@ -7,8 +7,8 @@ import sys
 import uuid
 
 from bot.config import Settings
-from bot.local_stack import rasa_endpoint
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.runtime.local_stack import rasa_endpoint
 
 QUIT = {"/quit", "/exit", "/q"}
 

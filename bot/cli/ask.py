@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from bot.config import Settings
-from bot.local_stack import rasa_endpoint
 from bot.rasa_client import RasaClient
+from bot.runtime.local_stack import rasa_endpoint
 
 CONTRACT_KEYS = ("question", "decision", "text", "entry_id", "confidence", "candidates", "asks", "value")
 
