@@ -26,8 +26,9 @@ from tests.test_console_browser import Watch, chromium, log_in
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
-ASKED = "专利到期以后还能不能续期"
-ANSWER = "不能。专利权期限届满即终止，不能续展；发明专利审查中有不合理延迟的，可以在授权后请求期限补偿。"
+ASKED = "专利证书丢了还能再办一个吗"
+ANSWER = ("可以向国家知识产权局请求办理专利证书副本或专利证书证明，办理前缴纳副本证明费每份30元。"
+          "需要证明专利当前法律状态的，也可以请求出具专利登记簿副本。")
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -67,17 +68,17 @@ async def test_from_a_gap_to_a_published_entry_the_bot_answers_with(tmp_path, re
             # drafted from the gap: the form refuses it without a dated source
             await gap.locator(".draft").click()
             await expect(page.locator("#f-question")).to_have_value(ASKED)
-            await page.fill("#f-question", "专利到期了还能续期吗？")
-            await page.fill("#f-alternatives", "专利到期后可以续吗\n专利过期了能延长吗\n专利保护期满了可以续展吗")
-            await page.select_option("#f-category", "保护期限")
+            await page.fill("#f-question", "专利证书丢了能补办吗？")
+            await page.fill("#f-alternatives", "证书弄丢了怎么办\n专利证书遗失能补吗\n证书丢了能出个证明吗")
+            await page.select_option("#f-category", "著录项目变更与转让")
             await page.fill("#f-answer", ANSWER)
-            await page.fill("#f-title", "《中华人民共和国专利法》")
-            await page.fill("#f-article", "第四十二条")
+            await page.fill("#f-title", "《专利和集成电路布图设计缴费服务指南》")
+            await page.fill("#f-article", "第二章")
             await page.evaluate("document.getElementById('f-date').removeAttribute('required')")
             await page.click("#f-submit")
             await expect(page.locator("#notice-text")).to_have_text("请填写依据的日期。")
             watch.problems = [p for p in watch.problems if "status of 400" not in p]  # the refusal, on purpose
-            await page.fill("#f-date", "2020-10-17")
+            await page.fill("#f-date", "2026-07-31")
             await page.click("#f-submit")
             await expect(page.locator("#notice-text")).to_have_text("条目已提交，等待主管审核。")
             await expect(page.locator("#d-status")).to_have_text("待审核")
@@ -95,7 +96,7 @@ async def test_from_a_gap_to_a_published_entry_the_bot_answers_with(tmp_path, re
             # the bot answers with it, through the action server's path, with no restart
             turn = await knowledge_holder.run(lambda index: dialogue.ask(index, ASKED))
             assert turn.decision == "answer" and turn.entry_id == "console-1", (turn.decision, turn.candidates)
-            assert ANSWER in turn.text and "（依据：《中华人民共和国专利法》第四十二条）" in turn.text
+            assert ANSWER in turn.text and "（依据：《专利和集成电路布图设计缴费服务指南》第二章）" in turn.text
 
             history = page.locator("#d-history li")
             await expect(history).to_have_count(2)
