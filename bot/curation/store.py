@@ -150,12 +150,7 @@ def send_back(engine: Engine, pk: int, actor: str, supervisor: bool, revision: i
     """Return a pending entry to its author with a note saying what to change."""
     if not supervisor:
         raise NotAllowed("只有主管可以退回知识条目。")
-    at = now or _now()
-    with engine.begin() as conn:
-        _row(conn, pk)
-        _changed(conn, pk, revision, ("pending",),
-                 {"status": "returned", "reviewer": actor, "review_note": note, "updated_at": at})
-        _log(conn, pk, actor, "return", {"status": ["pending", "returned"]}, note, at)
+    _close_review(engine, pk, actor, revision, note, ("pending", "returned", "return"), now)
 
 
 def withdraw(engine: Engine, pk: int, actor: str, supervisor: bool, revision: int, note: str,
@@ -163,13 +158,22 @@ def withdraw(engine: Engine, pk: int, actor: str, supervisor: bool, revision: in
     """Stop serving a published entry; returns the new published version."""
     if not supervisor:
         raise NotAllowed("只有主管可以撤回已发布的条目。")
+    return _close_review(engine, pk, actor, revision, note, ("published", "withdrawn", "withdraw"), now,
+                         bump=True)
+
+
+def _close_review(engine: Engine, pk: int, actor: str, revision: int, note: str, step: tuple[str, str, str],
+                  now: datetime | None, bump: bool = False) -> int:
+    """A supervisor's step with a note (return, withdraw): status change and history in one
+    transaction; `bump` raises the published version (what is served changes)."""
+    before, after, action = step
     at = now or _now()
     with engine.begin() as conn:
         _row(conn, pk)
-        _changed(conn, pk, revision, ("published",),
-                 {"status": "withdrawn", "reviewer": actor, "review_note": note, "updated_at": at})
-        _log(conn, pk, actor, "withdraw", {"status": ["published", "withdrawn"]}, note, at)
-        return _bump(conn, at)
+        _changed(conn, pk, revision, (before,),
+                 {"status": after, "reviewer": actor, "review_note": note, "updated_at": at})
+        _log(conn, pk, actor, action, {"status": [before, after]}, note, at)
+        return _bump(conn, at) if bump else 0
 
 
 # -- reading -------------------------------------------------------------------------------
