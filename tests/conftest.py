@@ -29,6 +29,9 @@ def make_env(var_dir: Path, **extra: str) -> dict[str, str]:
         "GATEWAY_PORT": str(free_port()),
         "WECHAT_SIM_PORT": str(free_port()),
         "REDIS_URL": "",
+        # one vector memory for every test var/ (and `make run`'s): an index build in a test
+        # encodes only texts no earlier build has seen
+        "PATENTDESK_VECTOR_MEMORY": os.environ.get("PATENTDESK_VECTOR_MEMORY") or str(PROJECT_ROOT / "var" / "index"),
     }
     env.update(extra)
     return env

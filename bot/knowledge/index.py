@@ -75,9 +75,12 @@ def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
     return weighted_sum(lambda name: getattr(sig, name), th) / weights
 
 
+def encoder_slug(encoder_name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9]+", "-", encoder_name).strip("-").lower()
+
+
 def index_dir(var_dir: Path, encoder_name: str) -> Path:
-    slug = re.sub(r"[^a-zA-Z0-9]+", "-", encoder_name).strip("-").lower()
-    return var_dir / "index" / slug
+    return var_dir / "index" / encoder_slug(encoder_name)
 
 
 @dataclass

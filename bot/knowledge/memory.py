@@ -4,7 +4,9 @@ Encoding is the part of a rebuild that grows with the knowledge base (4,000+ phr
 answers and the dev questions), and a publish changes a handful of texts: an encoder
 that remembers every vector it made, keyed by the exact text and its side (query or
 passage), turns a rebuild's encoding into the new texts only. The memory is one .npz per
-encoder under var/index/, written atomically after a successful build.
+encoder, under var/index/ unless PATENTDESK_VECTOR_MEMORY names a shared folder, written
+atomically after a successful build. Vectors are keyed by encoder and exact text, so
+checkouts and test runs can share one memory safely.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.knowledge.encoders import Encoder
-from bot.knowledge.index import index_dir
+from bot.knowledge.index import encoder_slug, index_dir
 
 log = logging.getLogger(__name__)
 CACHE_FILE = "text-vectors.npz"
@@ -74,11 +76,12 @@ class RememberingEncoder:
         return len(phrasings) + len(answers)
 
     # -- persistence ----------------------------------------------------------------------
-    def path(self, var_dir: Path) -> Path:
-        return index_dir(var_dir, self.name) / CACHE_FILE
+    def path(self, folder: Path) -> Path:
+        """`folder`: the memory folder (Settings.vector_memory), one subfolder per encoder."""
+        return folder / encoder_slug(self.name) / CACHE_FILE
 
-    def load(self, var_dir: Path) -> int:
-        path = self.path(var_dir)
+    def load(self, folder: Path) -> int:
+        path = self.path(folder)
         if not path.exists():
             return 0
         try:
@@ -94,9 +97,9 @@ class RememberingEncoder:
             self._known.setdefault(k, v)
         return len(keys)
 
-    def save(self, var_dir: Path, keep: int = 50_000) -> None:
+    def save(self, folder: Path, keep: int = 50_000) -> None:
         """Write the memory (the newest `keep` texts) atomically."""
-        path = self.path(var_dir)
+        path = self.path(folder)
         path.parent.mkdir(parents=True, exist_ok=True)
         keys = list(self._known)[-keep:]
         vectors = np.vstack([self._known[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)

@@ -33,7 +33,7 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
     # remember every text's vector (phrasings, answers, dev questions): a rebuild after a
     # console publish then encodes only the new texts
     memory = encoder if isinstance(encoder, RememberingEncoder) else RememberingEncoder(encoder)
-    memory.load(settings.var_dir)
+    memory.load(settings.vector_memory)
     memory.remember_saved_index(settings.var_dir)
     index = KnowledgeIndex.build(kb, memory, progress=progress)
     questions = [q for q in load_questions(eval_dir(settings)) if q.split == "dev"]
@@ -48,7 +48,7 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
         log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
     index.encoder = memory.inner  # serving encodes each query once; the memory stays with builds
     index.save(save_to or settings.var_dir)
-    memory.save(settings.var_dir)
+    memory.save(settings.vector_memory)
     return index
 
 
