@@ -106,13 +106,14 @@ def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
     # Issue 3's bars: top-1 >= 0.90 and answered-precision >= 0.97; issue 14's: answered
     # precision >= 0.98 and no uncovered question answered. Issue 14 also asks 85% of the
     # answerable ones answered outright: on this split (with the colloquial and uncovered
-    # questions added in issue 14) the ranker answers 0.670 (the old policy 0.28 on the
-    # smaller split), so the guard below holds what is reached and the 0.85 bar stays open.
+    # questions added in issue 14) the logistic ranker answered 0.677 and the boosted trees
+    # 0.717 (the old policy 0.28 on the smaller split), so the guard below holds what is
+    # reached and the 0.85 bar stays open.
     assert report.top1 >= 0.90
     assert report.top3 >= 0.97
     assert report.answered_precision >= 0.98
     assert report.none_answered == 0, "uncovered questions must not be answered"
-    assert report.coverage_in_kb >= 0.62
+    assert report.coverage_in_kb >= 0.69
     handed_off = report.decisions_in_kb.get("handoff", 0) / report.n_covered
     assert handed_off <= 0.15, "most answerable questions get an answer or options"
 
@@ -168,6 +169,31 @@ def test_ranker_is_calibrated_on_dev_and_stored_with_the_index(index, tmp_path: 
     assert info["phrasing_examples"] > 1000, "left-out phrasings train the ranker too"
     assert sum(row["n"] for row in info["calibration_dev_oof"]) == info["dev_examples"]
     assert index.ranker.clarify <= index.ranker.threshold
+    assert info["model"] in [t["model"] for t in info["tried"]], "the model kept is one the dev split chose"
+    assert any(t["model"].startswith("trees") for t in info["tried"]) and any(
+        t["model"].startswith("logistic") for t in info["tried"])
+
+
+def test_boosted_trees_served_by_numpy_score_exactly_as_fitted() -> None:
+    """The served ranker walks the exported trees in numpy; it must agree with scikit-learn's
+    own prediction, also after a round trip through the index's JSON."""
+    import json
+
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from bot.knowledge.ranker import FEATURES, Ranker, Trees
+
+    rng = np.random.default_rng(7)
+    rows = rng.random((3000, len(FEATURES)))
+    labels = ((rows[:, 0] > 0.6) & (rows[:, 12] > 0.3) | (rows[:, 8] < 0.1)).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=60, max_leaf_nodes=15, random_state=0).fit(rows, labels)
+    zeros = np.zeros(len(FEATURES))
+    ranker = Ranker(zeros, zeros + 1, zeros, 0.0, trees=Trees.from_sklearn(model))
+    restored = Ranker.from_dict(json.loads(json.dumps(ranker.to_dict())))
+    assert restored is not None and restored.kind == "trees"
+    fresh = rng.random((500, len(FEATURES)))
+    np.testing.assert_allclose(restored.probabilities(fresh), model.predict_proba(fresh)[:, 1], atol=1e-12)
 
 
 def test_facets_read_type_kind_terms_and_applicant() -> None:
