@@ -461,7 +461,7 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
 
 def _single_types(index: KnowledgeIndex, ids: list[str]) -> list[str]:
     """The patent types that tell the offered entries apart, in the usual order."""
-    found = set()
+    found: set[str] = set()
     for i in ids:
         profile = index.profile(i)
         if profile is None or len(profile.types) != 1:

@@ -99,7 +99,13 @@ class Trees:
 
     @classmethod
     def from_sklearn(cls, model) -> Trees:  # a fitted HistGradientBoostingClassifier (binary)
-        roots, feature, threshold, left, right, value, depth = [], [], [], [], [], [], 0
+        roots: list[int] = []
+        feature: list[int] = []
+        left: list[int] = []
+        right: list[int] = []
+        threshold: list[float] = []
+        value: list[float] = []
+        depth = 0
         for (tree,) in model._predictors:
             nodes, offset = tree.nodes, len(feature)
             roots.append(offset)

@@ -38,6 +38,9 @@ MARGINAL_PRECISION = 0.95   # ...must still be this precise
 CLARIFY_FLOOR = 0.10         # below this best probability nobody is offered options
 
 
+Spec = float | tuple[int, float, int, int]   # a logistic regression's C, or a TREE_GRID row
+
+
 @dataclass
 class Examples:
     rows: np.ndarray        # (n_pairs, n_features)
@@ -164,7 +167,8 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
     best: tuple[float, float, Spec, np.ndarray] | None = None
     tried = []
     covered = np.array([bool(dev_ex.labels[dev_ex.groups == g].any()) for g in dev_groups])
-    for spec in [*C_GRID, *TREE_GRID]:
+    specs: list[Spec] = [*C_GRID, *TREE_GRID]
+    for spec in specs:
         oof = np.zeros(len(dev_ex.labels))
         for f in range(FOLDS):
             train = phrasing_ex + dev_ex.take(dev_fold != f)
@@ -189,9 +193,6 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
             "dev_examples": int(len(dev_groups)), "answer_threshold": round(ranker.threshold, 4),
             "calibration_dev_oof": calibration_table(tops, right)}
     return ranker, info
-
-
-Spec = float | tuple[int, float, int, int]   # a logistic regression's C, or a TREE_GRID row
 
 
 def _describe(spec: Spec) -> str:

@@ -265,10 +265,10 @@ def _kind_near(text: str, start: int, end: int) -> str:
     if best is None and left > 0:
         # "授权通知我哪天收到的呢，是7月19号": the kind is named in the clause just before
         before = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, left - 1)), default=0)
-        words = [(m.end(), rank, kind) for rank, (kind, w) in enumerate(_KIND_WORDS)
-                 for m in re.finditer(w, text[before:left])]
-        if words:
-            return max(words, key=lambda x: (x[0], -x[1]))[2]
+        found: list[tuple[int, int, str]] = [(m.end(), rank, kind) for rank, (kind, w) in enumerate(_KIND_WORDS)
+                                             for m in re.finditer(w, text[before:left])]
+        if found:
+            return max(found, key=lambda x: (x[0], -x[1]))[2]
     return best[2] if best else "unknown"
 
 
