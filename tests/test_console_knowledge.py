@@ -5,6 +5,8 @@ withdraws; login, CSRF and Origin guard every new form; errors are courteous Chi
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.test_console_report import PERIOD, report_desk
@@ -19,8 +21,17 @@ FORM = {
 }
 
 
+async def canned_ids(client, question: str) -> list[str]:
+    """The entries an agent's canned-reply search offers (the published version is read at
+    most every KNOWLEDGE_POLL_INTERVAL; a small base swaps in within the same request)."""
+    await asyncio.sleep(0.15)
+    status, found = await client.get("/api/canned", q=question)
+    assert status == 200
+    return [r["id"] for r in found["results"]]
+
+
 async def test_gaps_drafts_review_and_publication(tmp_path, redis_server) -> None:
-    async with report_desk(tmp_path, redis_server.url) as desk, desk.client() as boss, desk.client() as li, \
+    async with report_desk(tmp_path, redis_server.url, KNOWLEDGE_POLL_INTERVAL="0.1") as desk, desk.client() as boss, desk.client() as li, \
             desk.client() as wang:
         desk.add("wang", "客服小王")
         for client, login in ((boss, "boss"), (li, "li"), (wang, "wang")):
@@ -72,6 +83,11 @@ async def test_gaps_drafts_review_and_publication(tmp_path, redis_server) -> Non
         status, body = await boss.post(f"/api/knowledge/entries/{pk}/publish", {"revision": 3})
         assert status == 200 and body["version"] == 1 and body["entry"]["status"] == "published"
         revision = body["entry"]["revision"]
+        # agents' canned replies follow the published knowledge, with no restart
+        for _ in range(20):
+            if f"console-{pk}" in await canned_ids(wang, "个人能少交专利费吗"):
+                break
+        assert f"console-{pk}" in await canned_ids(wang, "个人能少交专利费吗")
 
         # the check over files and published entries: a question knowledge/ already answers
         status, body = await wang.post("/api/knowledge/entries", {**FORM, "question": "专利保护期是从申请日还是授权日开始算？",
@@ -93,6 +109,10 @@ async def test_gaps_drafts_review_and_publication(tmp_path, redis_server) -> Non
 
         status, body = await boss.post(f"/api/knowledge/entries/{pk}/withdraw", {"revision": revision, "note": "测试撤回"})
         assert status == 200 and body["version"] == 2 and body["entry"]["status"] == "withdrawn"
+        for _ in range(20):
+            if f"console-{pk}" not in await canned_ids(wang, "个人能少交专利费吗"):
+                break
+        assert f"console-{pk}" not in await canned_ids(wang, "个人能少交专利费吗")
         status, body = await li.get(f"/api/knowledge/entries/{pk}")
         assert status == 200
         assert [(h["action"], h["actor"]) for h in body["history"]] == [

@@ -45,10 +45,10 @@ def pin_clock(console: web.Application) -> None:
 
 
 @contextlib.asynccontextmanager
-async def report_desk(tmp_path: Path, redis_url: str) -> AsyncIterator[Desk]:
+async def report_desk(tmp_path: Path, redis_url: str, **env: str) -> AsyncIterator[Desk]:
     """The gateway with the console at the fixture's `now`, the fixture's enquiries in its
     database, a supervisor `boss` and an agent `li`."""
-    async with console_desk(tmp_path, redis_url, prepare=pin_clock) as desk:
+    async with console_desk(tmp_path, redis_url, prepare=pin_clock, **env) as desk:
         # the records writer sweeps quiet enquiries on the real clock, which would close
         # the one still in the queue at `now` (E12): it stops before the fixture goes in
         desk.server.app[WRITER].stop()

@@ -2,13 +2,18 @@
 
 The same checked answers the bot gives (with their legal source), found by the same
 character n-gram TF-IDF the retrieval uses for its lexical signal, over every entry's
-standard and alternative questions. Built once per console app, in a worker thread.
+standard and alternative questions: knowledge/ plus the entries published in the console
+(a supervisor's publish or withdrawal shows in the agents' search within
+KNOWLEDGE_POLL_INTERVAL seconds). Built in a worker thread; the previous index answers
+while a new one is built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +22,8 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from bot.knowledge.entries import Entry
     from bot.knowledge.lexical import CharNgramIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,25 +36,26 @@ class Canned:
 
 
 class CannedReplies:
-    def __init__(self, entries: tuple[Entry, ...], index: CharNgramIndex, owners: list[int]) -> None:
+    def __init__(self, entries: tuple[Entry, ...], index: CharNgramIndex, owners: list[int],
+                 version: int = 0) -> None:
         self.entries = entries
         self._index = index
         self._owners = owners  # phrasing row -> entry position
+        self.version = version  # the published-knowledge version it holds (-1: files only, unread)
 
     @classmethod
     def load(cls, settings: Settings) -> CannedReplies:
-        from bot.knowledge.entries import load_knowledge
+        from bot.curation.served import current_knowledge
         from bot.knowledge.lexical import CharNgramIndex
-        from bot.knowledge.service import knowledge_dir
 
-        kb = load_knowledge(knowledge_dir(settings))
+        version, kb = current_knowledge(settings)
         phrasings: list[str] = []
         owners: list[int] = []
         for position, entry in enumerate(kb.entries):
             for phrasing in entry.phrasings():
                 phrasings.append(phrasing)
                 owners.append(position)
-        return cls(kb.entries, CharNgramIndex(phrasings), owners)
+        return cls(kb.entries, CharNgramIndex(phrasings), owners, version)
 
     @property
     def categories(self) -> list[str]:
@@ -70,23 +78,69 @@ class CannedReplies:
 
 class CannedLoader:
     """Loads the knowledge base in a worker thread while the gateway starts; handlers
-    wait for it (a console opened in the first second still gets its canned replies)."""
+    wait for it (a console opened in the first second still gets its canned replies).
+    Afterwards, at most every KNOWLEDGE_POLL_INTERVAL seconds, a search checks the
+    published version and, when it moved, a new index is built behind the current one."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._future: asyncio.Future[CannedReplies] | None = None
+        self._next: asyncio.Future[CannedReplies] | None = None
+        self._checked = 0.0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._future = loop.run_in_executor(None, CannedReplies.load, self.settings)
+        self._checked = time.monotonic()
 
     async def get(self, timeout: float = 15.0) -> CannedReplies:
         if self._future is None:
             self.start()
         assert self._future is not None
-        return await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        current = await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        self._take_next()
+        await self._maybe_reload(current)
+        assert self._future is not None
+        return self._future.result() if self._future.done() else current
+
+    def _take_next(self) -> None:
+        if self._next is not None and self._next.done():
+            if self._next.exception() is None:
+                self._future, self._next = self._next, None
+            else:  # a failed reload keeps the index it had; the next check tries again
+                log.warning("canned replies: reload failed: %s", self._next.exception())
+                self._next = None
+
+    async def _maybe_reload(self, current: CannedReplies) -> None:
+        interval = self.settings.knowledge_poll_interval
+        if interval <= 0 or self._next is not None or time.monotonic() - self._checked < interval:
+            return
+        self._checked = time.monotonic()
+        loop = asyncio.get_running_loop()
+        try:
+            version = await loop.run_in_executor(None, _published_version, self.settings)
+        except Exception as exc:  # noqa: BLE001 - an unreadable database keeps what we have
+            log.warning("canned replies: published version not read: %s", exc)
+            return
+        if version is not None and version != current.version:
+            self._next = loop.run_in_executor(None, CannedReplies.load, self.settings)
+            with contextlib.suppress(asyncio.TimeoutError):  # small bases swap in at once
+                await asyncio.wait_for(asyncio.shield(self._next), 0.5)
+            self._take_next()
 
     async def stop(self) -> None:
-        if self._future is not None and not self._future.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._future), 10)
+        for future in (self._future, self._next):
+            if future is not None and not future.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(future), 10)
+
+
+def _published_version(settings: Settings) -> int | None:
+    from bot.curation.served import published_version, records_engine
+
+    engine = records_engine(settings)
+    try:
+        return published_version(engine)
+    finally:
+        if engine is not None:
+            engine.dispose()
