@@ -524,8 +524,10 @@ async def _report(request: web.Request) -> dict[str, Any]:
     except report.BadPeriod as exc:
         fail(400, str(exc), "bad_period")
     try:
+        teams = flow_of(request).queue.teams
         return await run_sync(compute_report, engine_of(request), start, end, now=request.app[CLOCK](),
-                              idle_timeout=settings_of(request).records_idle_timeout)
+                              idle_timeout=settings_of(request).records_idle_timeout, default_team=teams.default,
+                              team_names={t.team_id: t.name for t in teams})
     except SQLAlchemyError as exc:
         log.warning("console: report for %s failed: database unavailable (%s)", session_of(request).login, exc)
         fail(503, "报表数据暂时无法读取，请稍后再试。给您带来不便，敬请谅解。", "report_unavailable")
