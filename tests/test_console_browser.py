@@ -32,11 +32,12 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @contextlib.asynccontextmanager
-async def desk_with_users(tmp_path: Path, redis_url: str, rasa_url: str, token: str) -> AsyncIterator[tuple[Pair, Desk]]:
+async def desk_with_users(tmp_path: Path, redis_url: str, rasa_url: str, token: str,
+                          **env: str) -> AsyncIterator[tuple[Pair, Desk]]:
     """Simulator (the platform and its users) + the real gateway with the console + Rasa."""
     await flush(redis_url)
     settings = gateway_settings(tmp_path, redis_url, rasa_url, WECHAT_ENCRYPT_MODE="safe", RASA_AUTH_TOKEN=token,
-                                HANDOFF_CALENDAR=open_calendar(tmp_path))
+                                HANDOFF_CALENDAR=open_calendar(tmp_path), **env)
     sim = TestServer(create_simulator(settings), host="127.0.0.1", port=settings.wechat_sim_port)
     await sim.start_server()
     app = create_app(settings)
