@@ -128,6 +128,10 @@ async def test_message_left_only_on_confirmation_and_knowledge_answered_meanwhil
         conv = await flow.queue.get(conv_id)
         assert conv is not None and conv.state == "waiting" and conv.offer == "offered"
         assert await flow.queue.list_tickets() == []
+        # "1" with nothing written yet asks for the message
+        await pair.send(openid=user, content="1")
+        assert await new_texts(pair, user, seen, 1) == [replies.LEAVE_PROMPT]
+        seen += 1
         # anything else is echoed back and waits for the user's "1"
         first = "我想请人工确认一下我们公司的PCT进入国家阶段手续"
         await pair.send(openid=user, content=first)

@@ -263,8 +263,11 @@ class OfferHandler:
         info = _waiting_info(conv)
         if is_cancel(text):
             return Turn(await leave_queue(desk, conv, inbound, info))
-        if conv.draft and is_confirm(text):
-            return Turn(await self.leave_message(inbound, conv, conv.draft, info))
+        if is_confirm(text):
+            if conv.draft:
+                return Turn(await self.leave_message(inbound, conv, conv.draft, info))
+            # "1" with nothing to confirm: ask for the message rather than leave "1"
+            return Turn(await desk.system(conv.conv_id, [replies.LEAVE_PROMPT], {**info, "decision": "leave_prompt"}))
         answer = await self.confident_answer(inbound)
         if answer is not None:
             texts = [*answer.texts, replies.LEAVE_DRAFT_PENDING if conv.draft else replies.LEAVE_STILL_OPEN]
