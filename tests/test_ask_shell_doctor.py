@@ -110,14 +110,17 @@ def test_doctor_explains_what_is_wrong(settings: Settings, tmp_path: Path) -> No
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
+        bad_teams = tmp_path / "teams.yml"
+        bad_teams.write_text("teams:\n  技术支持:\n    members: [tech1]\n", encoding="utf-8")
         env = make_env(tmp_path / "var", PATENTDESK_MODEL_DIR=str(tmp_path / "no-models"),
-                       ACTIONS_PORT=str(blocker.getsockname()[1]))
+                       ACTIONS_PORT=str(blocker.getsockname()[1]), HANDOFF_TEAMS=str(bad_teams))
         result = patentdesk("doctor", env=env)
     assert result.returncode == 1
     out = result.stdout
     assert "[FAIL] model: no trained model yet" in out and "patentdesk train" in out
     assert "[FAIL] actions port" in out and "ACTIONS_PORT" in out
     assert "[warn] index" in out and "patentdesk index" in out
+    assert "[FAIL] teams" in out and "team id '技术支持'" in out and "HANDOFF_TEAMS" in out
 
 
 def test_eval_without_a_trained_model_says_what_to_run(settings: Settings, index, tmp_path: Path) -> None:
