@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_holder
+from actions.routing import technical_handoff, technical_problem
 from actions.tracker_context import context_from, previous_action, slot_events
 from bot import replies
 from bot.knowledge import dialogue
@@ -26,6 +27,9 @@ class ActionFallback(Action):
         if turn.decision in ("answer", "clarify") or (turn.decision == "smalltalk" and turn.context.applicant):
             dispatcher.utter_message(text=turn.text, json_message=turn.payload())
             return slot_events(turn)
+        problem = technical_problem(tracker)
+        if problem:  # an error message is not asked to be rephrased
+            return technical_handoff(dispatcher, problem)
         if previous_action(tracker) == "action_fallback":
             dispatcher.utter_message(text=replies.FALLBACK_OFFER_HUMAN,
                                      json_message=replies.payload("fallback", stage=2))

@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge_holder
 from actions.handoff import handoff_events
+from actions.routing import technical_handoff, technical_problem
 from actions.tracker_context import context_from, slot_events
 from bot import replies
 from bot.knowledge import dialogue
@@ -34,6 +35,9 @@ class ActionAnswerFaq(Action):
         text = tracker.latest_message.get("text") or ""
         ctx = context_from(tracker)
         turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+        problem = technical_problem(tracker) if turn.decision != "answer" else None
+        if problem:  # no confident answer to a technical problem: straight to technical support
+            return technical_handoff(dispatcher, problem)
         return _emit(dispatcher, turn)
 
 
@@ -69,6 +73,9 @@ class ActionSmalltalk(Action):
             turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx, use_context=in_context))
             if dialogue.overrides_intent(turn, text, dialogue.asks_in_context(text, ctx)):
                 return _emit(dispatcher, turn)
+        problem = technical_problem(tracker) if intent == "out_of_scope" else None
+        if problem:
+            return technical_handoff(dispatcher, problem)
         dispatcher.utter_message(response=f"utter_{intent}")
         return []
 

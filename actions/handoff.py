@@ -1,7 +1,7 @@
-"""Handing the conversation to a person.
+"""Handing the conversation to a person (the gateway queues it).
 
-Queueing over Redis arrives with the handoff issue; until then the user is told,
-politely and truthfully, that a person will follow up.
+A request for a person after a technical problem (an error quoted, a failed upload) names
+the technical-support team, so the user does not wait in the business queue first.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.routing import recent_problem
 from bot import replies
 
 
 def handoff_events(dispatcher: CollectingDispatcher, tracker: Tracker, complaint: bool) -> list[dict[str, Any]]:
     text = replies.HANDOFF_COMPLAINT if complaint else replies.HANDOFF_REQUEST
     reason = "complaint" if complaint else "request"
-    dispatcher.utter_message(text=text, json_message=replies.payload("handoff", reason=reason))
+    problem = None if complaint else recent_problem(tracker)
+    extra: dict[str, Any] = {"team": problem.team, "topic": problem.topic} if problem else {}
+    dispatcher.utter_message(text=text, json_message=replies.payload("handoff", reason=reason, **extra))
     return [SlotSet("pending_offer", None)]
 
 

@@ -54,6 +54,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WECHAT_SIMULATOR", "1", "`1`: `run` also starts the local WeChat simulator; `0` in production."),
     Variable("WECHAT_SIM_PORT", "8089", "Port of the WeChat simulator (platform API + phone-style chat page)."),
     Variable("HANDOFF_CALENDAR", "<bundled bot/handoff/calendar_cn.yml>", "Working hours and public holidays of the agent desk (YAML)."),
+    Variable("HANDOFF_TEAMS", "<bundled bot/handoff/teams.yml>", "Teams of the agent desk (YAML): members, working hours and ticket due time of each team's queue."),
     Variable("HANDOFF_LEASE", "60", "Seconds an agent keeps a conversation without a console heartbeat before it is requeued."),
     Variable("HANDOFF_NOTICE_INTERVAL", "60", "Least seconds between two queue-position notices to a waiting user."),
     Variable("HANDOFF_CLAIM_TIMEOUT", "180", "Seconds in the queue after which the user is offered to leave a message."),
@@ -181,6 +182,7 @@ class Settings:
     wechat_sim_port: int = 8089
     pseudonym_key: str = ""
     handoff_calendar: str = ""
+    handoff_teams: str = ""
     handoff_lease: float = 60.0
     handoff_notice_interval: float = 60.0
     handoff_claim_timeout: float = 180.0
@@ -244,6 +246,7 @@ class Settings:
             wechat_sim_port=sim_port,
             pseudonym_key=env.get("PSEUDONYM_KEY", "").strip(),
             handoff_calendar=env.get("HANDOFF_CALENDAR", "").strip(),
+            handoff_teams=env.get("HANDOFF_TEAMS", "").strip(),
             handoff_lease=_float(env, "HANDOFF_LEASE", 60.0),
             handoff_notice_interval=_float(env, "HANDOFF_NOTICE_INTERVAL", 60.0),
             handoff_claim_timeout=_float(env, "HANDOFF_CLAIM_TIMEOUT", 180.0),
@@ -320,6 +323,7 @@ class Settings:
                 "WECHAT_SIM_PORT": str(self.wechat_sim_port),
                 "PSEUDONYM_KEY": self.pseudonym_key,
                 "HANDOFF_CALENDAR": self.handoff_calendar,
+                "HANDOFF_TEAMS": self.handoff_teams,
                 "HANDOFF_LEASE": str(self.handoff_lease),
                 "HANDOFF_NOTICE_INTERVAL": str(self.handoff_notice_interval),
                 "HANDOFF_CLAIM_TIMEOUT": str(self.handoff_claim_timeout),

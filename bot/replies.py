@@ -66,6 +66,8 @@ HANDOFF_REQUEST = ("好的，已为您登记转人工服务，工作人员会尽
                    "感谢您的耐心！")
 HANDOFF_COMPLAINT = ("非常抱歉给您带来了不好的体验，我们非常重视您的意见。已为您登记转人工服务，"
                      "工作人员会尽快与您联系处理，感谢您的理解与耐心。")
+HANDOFF_TECHNICAL = ("非常抱歉给您带来不便。您遇到的是系统使用方面的技术问题，已为您转接技术支持同事，"
+                     "他们会尽快与您联系处理，感谢您的耐心！")
 FALLBACK_REPHRASE = ("抱歉，我没有完全理解您的意思。能否麻烦您换个说法再描述一下？"
                      "比如“发明专利申请费多少钱”“年费逾期了怎么办”。")
 FALLBACK_OFFER_HUMAN = ("非常抱歉，我还是没能理解您的问题。需要为您转接人工客服吗？"
@@ -102,10 +104,15 @@ LEAVE_PROMPT = ("好的，请直接发送您的留言内容（问题描述和方
 RETURNED_TO_BOT = "您好，本次人工服务已转回智能助手。您可以继续向我提问，需要时再回复“转人工”。感谢您的耐心！"
 CANCEL_WORDS = ("算了", "取消", "不用了", "不等了", "退出排队", "取消排队", "不需要了")
 LEAVE_WORDS = ("留言",)
+CONFIRM_WORDS = ("1", "确认", "确认留言", "确定", "提交", "提交留言")
+LEAVE_STILL_OPEN = "如您仍需留言，请直接发送留言内容；回复“取消”可返回智能助手。"
+LEAVE_DRAFT_PENDING = "您刚才的留言尚未提交，确认留言请回复 1，继续补充请直接发送，回复“取消”可返回智能助手。"
 
 
-def handoff_queued(complaint: bool, position: int, wait_seconds: float | None) -> str:
+def handoff_queued(complaint: bool, position: int, wait_seconds: float | None, team: str | None = None) -> str:
+    """team: the name of a team other than the default one (technical support)."""
     head = ("非常抱歉给您带来了不好的体验，我们非常重视您的意见，已为您优先转接人工客服。" if complaint
+            else f"非常抱歉给您带来不便，您的问题需要{team}同事协助处理，正在为您转接。" if team
             else "好的，正在为您转接人工客服。")
     return head + place_text(position, wait_seconds) + "期间您可以继续补充问题，回复“取消”可退出排队。"
 
@@ -126,13 +133,17 @@ def queue_update(position: int, wait_seconds: float | None) -> str:
     return "您好，感谢您的耐心等待。" + place_text(position, wait_seconds)
 
 
-def leave_offer(reason: str) -> str:
-    """reason: closed (out of working hours), busy (nobody free), timeout (nobody claimed in time)."""
+def leave_offer(reason: str, team: str | None = None) -> str:
+    """reason: closed (out of working hours), busy (nobody free), timeout (nobody claimed in time);
+    team: the name of a team other than the default one."""
+    who = f"{team}同事" if team else "人工客服"
     why = {
-        "closed": "非常抱歉，现在不是人工客服的工作时间（工作日 8:30-17:00，法定节假日除外）。",
-        "busy": "非常抱歉，目前暂无人工客服在线。",
-        "timeout": "非常抱歉让您久等了，人工客服暂时都在忙。",
+        "closed": f"非常抱歉，现在不是{who}的工作时间（工作日 8:30-17:00，法定节假日除外）。",
+        "busy": f"非常抱歉，目前暂无{who}在线。",
+        "timeout": f"非常抱歉让您久等了，{who}暂时都在忙。",
     }[reason]
+    if team and reason != "timeout":
+        why = f"您的问题需要{team}同事协助处理。" + why
     return (why + "您可以直接发送留言，我们会在两个工作日内答复您；也可以回复“取消”返回智能助手。"
             + ("" if reason != "timeout" else "如果您愿意继续等待，无需回复，我们会按顺序为您接入。"))
 
@@ -142,12 +153,22 @@ def ticket_created(ticket_id: str, due: str) -> str:
             "感谢您的耐心！如还有其他问题，可以继续问我。")
 
 
+def leave_confirm(draft: str) -> str:
+    """The left message echoed back whole: it becomes a ticket only when the user confirms."""
+    return (f"您要留言的内容是：\n「{draft}」\n确认留言请回复 1；如需补充，请继续发送，我们会一并记录；"
+            "回复“取消”可返回智能助手。")
+
+
 def agent_joined(name: str) -> str:
     return f"您好，人工客服 {name} 为您服务，请问有什么可以帮您？"
 
 
 def agent_transferred(name: str) -> str:
     return f"您好，已为您转接至人工客服 {name}，请稍候，我们会继续为您处理。"
+
+
+def team_transferred(team: str) -> str:
+    return f"您好，为了更好地解决您的问题，已为您转接{team}同事，请您稍候，我们会继续为您处理。"
 
 
 def ticket_answer(ticket_id: str, text: str) -> str:

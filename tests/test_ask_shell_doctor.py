@@ -25,7 +25,8 @@ def env_for(settings: Settings, rasa_url: str) -> dict[str, str]:
 
 
 def test_ask_json_contract_on_the_running_assistant(settings: Settings, rasa_url: str) -> None:
-    questions = ["你好", "个人申请专利能减费吗", "转人工", "今天天气怎么样", "谢谢", "你们服务太差了，我要投诉"]
+    tech = "电子申请客户端提交时一直报错，提示“签名验证失败，错误代码 E3021”"
+    questions = ["你好", "个人申请专利能减费吗", "转人工", "今天天气怎么样", "谢谢", "你们服务太差了，我要投诉", tech]
     result = patentdesk("ask", "--json", *questions, env=env_for(settings, rasa_url))
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
@@ -47,6 +48,11 @@ def test_ask_json_contract_on_the_running_assistant(settings: Settings, rasa_url
     assert "抱歉" in by_q["你们服务太差了，我要投诉"]["text"]
     assert by_q["今天天气怎么样"]["decision"] == "out_of_scope"
     assert by_q["谢谢"]["decision"] == "smalltalk"
+    # "team": the team a handoff goes to (the default one unless a technical problem), null otherwise
+    assert by_q["转人工"]["team"] == "business" and by_q["你们服务太差了，我要投诉"]["team"] == "business"
+    assert (by_q[tech]["decision"], by_q[tech]["team"]) == ("handoff", "tech"), by_q[tech]
+    assert "技术支持" in by_q[tech]["text"]
+    assert all(r["team"] is None for r in rows if r["decision"] != "handoff")
 
 
 def test_ask_conversation_runs_each_conversation_as_one_user(settings: Settings, rasa_url: str,
@@ -104,14 +110,17 @@ def test_doctor_explains_what_is_wrong(settings: Settings, tmp_path: Path) -> No
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
+        bad_teams = tmp_path / "teams.yml"
+        bad_teams.write_text("teams:\n  技术支持:\n    members: [tech1]\n", encoding="utf-8")
         env = make_env(tmp_path / "var", PATENTDESK_MODEL_DIR=str(tmp_path / "no-models"),
-                       ACTIONS_PORT=str(blocker.getsockname()[1]))
+                       ACTIONS_PORT=str(blocker.getsockname()[1]), HANDOFF_TEAMS=str(bad_teams))
         result = patentdesk("doctor", env=env)
     assert result.returncode == 1
     out = result.stdout
     assert "[FAIL] model: no trained model yet" in out and "patentdesk train" in out
     assert "[FAIL] actions port" in out and "ACTIONS_PORT" in out
     assert "[warn] index" in out and "patentdesk index" in out
+    assert "[FAIL] teams" in out and "team id '技术支持'" in out and "HANDOFF_TEAMS" in out
 
 
 def test_eval_without_a_trained_model_says_what_to_run(settings: Settings, index, tmp_path: Path) -> None:

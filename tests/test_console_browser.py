@@ -32,11 +32,12 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @contextlib.asynccontextmanager
-async def desk_with_users(tmp_path: Path, redis_url: str, rasa_url: str, token: str) -> AsyncIterator[tuple[Pair, Desk]]:
+async def desk_with_users(tmp_path: Path, redis_url: str, rasa_url: str, token: str,
+                          **env: str) -> AsyncIterator[tuple[Pair, Desk]]:
     """Simulator (the platform and its users) + the real gateway with the console + Rasa."""
     await flush(redis_url)
     settings = gateway_settings(tmp_path, redis_url, rasa_url, WECHAT_ENCRYPT_MODE="safe", RASA_AUTH_TOKEN=token,
-                                HANDOFF_CALENDAR=open_calendar(tmp_path))
+                                HANDOFF_CALENDAR=open_calendar(tmp_path), **env)
     sim = TestServer(create_simulator(settings), host="127.0.0.1", port=settings.wechat_sim_port)
     await sim.start_server()
     app = create_app(settings)
@@ -234,10 +235,11 @@ async def test_two_agents_claim_one_conversation_and_a_left_message(tmp_path, re
         other = "o_console_leaver"
         await pair.send(openid=other, content="转人工")
         await pair.send(openid=other, content="留言")
-        await pair.send(openid=other, content="请问实用新型的年费标准是多少？方便时请回复。")
-        assert "留言已收到" in (await inbox_texts(pair, other, 3))[-1]
+        await pair.send(openid=other, content="请安排工作人员电话联系我，商量我们单位的专利事宜，谢谢。")
+        await pair.send(openid=other, content="1")  # confirms the echoed message
+        assert "留言已收到" in (await inbox_texts(pair, other, 4))[-1]
         ticket = loser.locator("#tickets li").first
-        await expect(ticket.locator(".summary")).to_have_text("请问实用新型的年费标准是多少？方便时请回复。")
+        await expect(ticket.locator(".summary")).to_have_text("请安排工作人员电话联系我，商量我们单位的专利事宜，谢谢。")
         await expect(ticket.locator(".overdue-flag")).to_have_count(0)
         ticket_id = await ticket.get_attribute("data-ticket-id")
         await ticket.click()
@@ -245,6 +247,6 @@ async def test_two_agents_claim_one_conversation_and_a_left_message(tmp_path, re
         await loser.click("#ticket-send")
         await expect(loser.locator("#notice-text")).to_have_text("答复已发送给用户。")
         await expect(loser.locator("#tickets li")).to_have_count(0)
-        assert (await inbox_texts(pair, other, 4))[-1] == \
+        assert (await inbox_texts(pair, other, 5))[-1] == \
             replies.ticket_answer(str(ticket_id), "您好，实用新型专利年费标准请以缴费通知书为准。")
         assert watch.dialogs == [] and watch.problems == [], (watch.dialogs, watch.problems)

@@ -573,7 +573,7 @@ async def test_script_injection_reaches_the_console_only_as_data(stage: Stage) -
     # a left message (ticket) carrying a payload
     other = "o_xss_leaver"
     async with aiohttp.ClientSession() as http:
-        for text in ("转人工", "留言", PAYLOADS[1]):
+        for text in ("转人工", "留言", PAYLOADS[1], "1"):  # echoed back, then confirmed
             assert (await poster.post(http, text_xml(other, text)))[0] == 200
 
     lines, _ = await _json_get(agent, f"/api/conversations/{conv_id}/transcript")

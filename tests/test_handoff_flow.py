@@ -214,6 +214,10 @@ async def test_out_of_hours_leave_message_becomes_a_ticket_and_is_answered(tmp_p
         assert got[0] == replies.leave_offer("closed")
         await pair.send(openid=user, content="PCT进入中国国家阶段的手续想请人工确认，下午方便")
         got = await texts(pair, user, 2)
+        assert got[-1] == replies.leave_confirm("PCT进入中国国家阶段的手续想请人工确认，下午方便")
+        assert await flow.queue.list_tickets() == []  # a message is left only on purpose
+        await pair.send(openid=user, content="1")
+        got = await texts(pair, user, 3)
         assert got[-1].startswith("您的留言已收到（留言编号 ")
         tickets = await flow.queue.list_tickets()
         assert len(tickets) == 1 and tickets[0].message.startswith("PCT进入中国国家阶段")
@@ -222,7 +226,7 @@ async def test_out_of_hours_leave_message_becomes_a_ticket_and_is_answered(tmp_p
 
         await agent(flow, "t1")
         await flow.answer_ticket(tickets[0].ticket_id, "t1", "您好，请在30个月期限内办理进入手续。")
-        got = await texts(pair, user, 3)
+        got = await texts(pair, user, 4)
         assert got[-1] == replies.ticket_answer(tickets[0].ticket_id, "您好，请在30个月期限内办理进入手续。")
         assert await flow.queue.list_tickets() == []
         enquiry = await wait_enquiry(pair, lambda e: e["ticket_answered_at"] is not None)
@@ -240,6 +244,9 @@ async def test_nobody_claims_in_time_the_user_is_offered_a_message(tmp_path, red
         assert got[-1] == replies.leave_offer("timeout")
         await pair.send(openid=user, content="请回电话给我，谢谢")
         got = await texts(pair, user, 3)
+        assert got[-1] == replies.leave_confirm("请回电话给我，谢谢")
+        await pair.send(openid=user, content="确认留言")
+        got = await texts(pair, user, 4)
         assert got[-1].startswith("您的留言已收到")
         assert len(await flow.queue.list_tickets()) == 1
 

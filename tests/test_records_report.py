@@ -195,7 +195,7 @@ def test_charts_are_png_files(filled, tmp_path, chinese) -> None:
     report = compute_report(filled, date(2025, 3, 3), date(2025, 3, 5), now=NOW)
     paths = render_charts(report, tmp_path / "charts", chinese=chinese)
     assert [p.name for p in paths] == ["enquiries_per_day.png", "satisfaction.png", "handle_time_per_agent.png",
-                                       "complaints_by_grade.png", "top_entries.png"]
+                                       "complaints_by_grade.png", "top_entries.png", "tickets_per_team.png"]
     for path in paths:
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
@@ -276,7 +276,7 @@ def test_cli_report_json_and_charts(cli, tmp_path) -> None:
     assert report["enquiries"]["total"] == 11 and report["top_entries"][0]["entry_id"] == "fee-application-amount"
     out = cli("report", "--from", "2025-03-03", "--to", "2025-03-04", "--charts", str(tmp_path / "c"))
     assert "bot resolution rate" in out and "外观设计可以加急吗" in out
-    assert len(list((tmp_path / "c").glob("*.png"))) == 5
+    assert len(list((tmp_path / "c").glob("*.png"))) == 6
 
 
 def test_cli_purge_dry_run_and_for_real(cli, filled, monkeypatch) -> None:
@@ -296,7 +296,7 @@ def test_cli_migrate_creates_the_tables(tmp_path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'records.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["records", "migrate"]) == 0
-    assert "at revision 0002" in capsys.readouterr().out
+    assert "at revision 0003" in capsys.readouterr().out
     engine = make_engine(url)
-    assert current(engine) == "0002"
+    assert current(engine) == "0003"
     engine.dispose()

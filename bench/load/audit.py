@@ -18,7 +18,7 @@ from bot.records.pseudonym import pseudonym
 from bot.records.schema import enquiries, messages
 from bot.records.store import make_engine
 
-PERSON_DECISIONS = ("to_queue", "to_agent", "ticket", "leave_message")
+PERSON_DECISIONS = ("to_queue", "to_agent", "ticket", "leave_message", "leave_confirm", "leave_prompt")
 
 
 @dataclass

@@ -161,7 +161,9 @@ async def conversation(user: WeChatUser, questions: list[str], rng: random.Rando
         sent = await user.say(rng.choice(HUMAN), "human")
         await pause()
         if sent.passive and offers_leave(sent.reply):
-            await user.say(LEAVE_MESSAGE, "leave")
+            left = await user.say(LEAVE_MESSAGE, "leave")
+            if left.passive and "确认留言请回复 1" in left.reply:  # a message is left only on confirmation
+                await user.say("1", "leave")
         return user.log
     if rng.random() < 0.3:
         sent = await user.say(rng.choice(THANKS), "thanks")

@@ -96,6 +96,23 @@ def check_model(settings: Settings) -> Finding:
     return Finding("model", False, detail, "run `patentdesk train` (or `make run`, which trains when needed)")
 
 
+def check_teams(settings: Settings) -> Finding:
+    """The teams file (HANDOFF_TEAMS) and the calendar load; the gateway would refuse to start otherwise."""
+    from bot.handoff import TeamsError, load_calendar, load_teams
+
+    where = settings.handoff_teams or "the bundled bot/handoff/teams.yml"
+    try:
+        teams = load_teams(settings.handoff_teams or None, load_calendar(settings.handoff_calendar or None))
+    except (OSError, TeamsError, ValueError) as exc:
+        return Finding("teams", False, f"{where}: {exc}", "fix the file named by HANDOFF_TEAMS (see README, Teams)")
+    empty = [t.name for t in teams if t.members is not None and not t.members]
+    detail = ", ".join(f"{t.name} ({'all agents' if t.members is None else len(t.members)})" for t in teams)
+    if empty:  # shown, not a failure: their users are offered to leave a message
+        return Finding("teams", False, f"{detail}; no members yet: {', '.join(empty)}",
+                       "list the team's agent accounts under `members` in the teams file", warning=True)
+    return Finding("teams", True, detail)
+
+
 def check_knowledge(settings: Settings) -> list[Finding]:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -208,7 +225,8 @@ def check_disk(settings: Settings) -> Finding:
 
 
 def run_checks(settings: Settings) -> list[Finding]:
-    findings = [check_python(), check_packages(), check_project(settings), check_model(settings)]
+    findings = [check_python(), check_packages(), check_project(settings), check_model(settings),
+                check_teams(settings)]
     findings += check_knowledge(settings)
     findings += asyncio.run(check_services(settings))
     findings.append(check_disk(settings))

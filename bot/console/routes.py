@@ -5,7 +5,7 @@
 - /console/, /console/app.js, /console/logout
 - /console/api/me, /console/api/snapshot, /console/api/canned?q=
 - /console/api/presence, /console/api/conversations/{conv_id}/{transcript,claim,reply,
-  transfer,hand-back,close}, /console/api/tickets/{ticket_id}/answer
+  transfer,transfer-team,hand-back,close}, /console/api/tickets/{ticket_id}/{answer,transfer}
 - /console/ws   the live feed (snapshots, transcripts)
 - /console/report, /console/report.js, /console/api/report?from=&to=,
   /console/api/report/chart/{name}.png?from=&to=   the service report, supervisors only
@@ -44,7 +44,7 @@ from bot.console.ratelimit import LoginLimiter
 from bot.console.sessions import COOKIE, COOKIE_PATH, Session, SessionStore
 from bot.gateway.appkeys import ENGINE, FLOW, REDIS, SETTINGS
 from bot.gateway.handoff_flow import EVENTS_CHANNEL, HandoffFlow
-from bot.handoff import AgentUnavailable, Conflict, Conversation, HandoffError, NotFound
+from bot.handoff import AgentUnavailable, Conflict, Conversation, HandoffError, NotFound, Ticket
 from bot.handoff.models import PRESENCES
 from bot.records.charts import CHARTS
 from bot.records.report import compute_report
@@ -55,6 +55,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 PUBLIC_FILES = {"login.js", "style.css", "favicon.svg"}
 MAX_REPLY = 1000
 MAX_TICKET_ANSWER = 1000
+MAX_NOTE = 500
 HANDSHAKE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Key")
 SESSION = "console_session"  # request key of the current Session (set by the middleware)
 ACCOUNT = "console_account"
@@ -263,6 +264,7 @@ async def me(request: web.Request) -> web.Response:
         "grades": [{"value": k, "label": v} for k, v in snapshot.GRADES.items()],
         "categories": categories,
         "presences": [{"value": p, "label": snapshot.PRESENCE_LABELS[p]} for p in PRESENCES],
+        "resolutions": [{"value": k, "label": v} for k, v in snapshot.RESOLUTIONS.items()],
     })
 
 
@@ -275,7 +277,7 @@ async def _transcript(flow: HandoffFlow, session: Session, conv_id: str) -> dict
     conv = await flow.queue.get(conv_id)
     if conv is None:
         fail(404, NOT_FOUND, "not_found")
-    if not snapshot.can_view(session, conv):
+    if not snapshot.can_view(session, conv, flow.queue.teams):
         fail(403, "这段会话由其他客服接待，您无权查看。", "not_visible")
     names = {a.agent_id: a.name for a in await flow.queue.list_agents()}
     lines = await flow.transcript(conv_id)
@@ -315,10 +317,32 @@ async def presence(request: web.Request) -> web.Response:
     return ok({"status": status, "released": released})
 
 
+def in_my_teams(request: web.Request, team: str, what: str) -> None:
+    """Agents work on their teams' queues and left messages; supervisors on every team's."""
+    session = session_of(request)
+    teams = flow_of(request).queue.teams
+    if team and teams.get(team).team_id not in snapshot.my_teams(session, teams):
+        fail(403, f"这{what}属于“{teams.name(team)}”团队，您不在该团队，无法处理。如需协助，请联系该团队或主管。",
+             "other_team")
+
+
+def team_and_note(data: dict[str, Any], request: web.Request) -> tuple[str, str]:
+    """The target team (one of the configured ones) and the note that travels with it."""
+    teams = flow_of(request).queue.teams
+    team = data.get("team")
+    if not isinstance(team, str) or not teams.known(team):
+        fail(400, "请选择要转交的团队。", "bad_team")
+    note = text_field(data, "note", limit=MAX_NOTE, message=f"请填写转交说明（不超过 {MAX_NOTE} 字），方便接手的同事了解情况。")
+    return team, note
+
+
 @routes.post("/api/conversations/{conv_id}/claim")
 async def claim(request: web.Request) -> web.Response:
     conv_id = request.match_info["conv_id"]
     login = session_of(request).login
+    waiting = await flow_of(request).queue.get(conv_id)
+    if waiting is not None and waiting.state == "waiting":
+        in_my_teams(request, waiting.team, "段会话")
     try:
         conv = await flow_of(request).claim(conv_id, login)
     except Conflict as exc:
@@ -369,6 +393,28 @@ async def transfer(request: web.Request) -> web.Response:
     return ok({"conversation": snapshot.conversation_json(moved, {})})
 
 
+@routes.post("/api/conversations/{conv_id}/transfer-team")
+async def transfer_team(request: web.Request) -> web.Response:
+    """To another team's queue with a note (the agent holding it, or a supervisor)."""
+    data = await read_json(request)
+    team, note = team_and_note(data, request)
+    conv = await conversation(request)
+    session = session_of(request)
+    if conv.state != "assigned" or conv.agent is None:
+        fail(409, "这段会话当前无人接待，无法转交。", "not_assigned")
+    if not session.supervisor:
+        held_by_me(request, conv)
+    flow = flow_of(request)
+    if flow.queue.teams.get(conv.team).team_id == team:
+        fail(400, "这段会话已在该团队，如需转给同事，请使用“转接”。", "same_team")
+    try:
+        moved = await flow.transfer_team(conv.conv_id, conv.agent, team, note)
+    except Conflict:
+        fail(409, "这段会话的状态已经变化，转交未完成，请刷新后再试。", "changed")
+    request.app[HUB].poke_all(conv.conv_id)
+    return ok({"conversation": snapshot.conversation_json(moved, {}, flow.queue.teams)})
+
+
 @routes.post("/api/conversations/{conv_id}/hand-back")
 async def hand_back(request: web.Request) -> web.Response:
     conv = await conversation(request)
@@ -406,18 +452,50 @@ async def close(request: web.Request) -> web.Response:
     return ok({"conversation": snapshot.conversation_json(done, {})})
 
 
+async def open_ticket(request: web.Request) -> Ticket:
+    """The ticket of the URL, open and of one of the viewer's teams."""
+    ticket = await flow_of(request).queue.get_ticket(request.match_info["ticket_id"])
+    if ticket is None:
+        fail(404, "没有找到这条留言，请刷新后再试。", "not_found")
+    if ticket.state != "open":
+        fail(409, "这条留言已由其他同事答复，无需重复处理。", "answered")
+    in_my_teams(request, ticket.team, "条留言")
+    return ticket
+
+
 @routes.post("/api/tickets/{ticket_id}/answer")
 async def answer_ticket(request: web.Request) -> web.Response:
+    """Answer a left message through the user's channel and close it with a resolution."""
     data = await read_json(request)
     text = text_field(data, "text", limit=MAX_TICKET_ANSWER,
                       message=f"答复内容不能为空，且不超过 {MAX_TICKET_ANSWER} 字。")
+    resolution = data.get("resolution") or "resolved"
+    if not isinstance(resolution, str) or resolution not in snapshot.RESOLUTIONS:
+        fail(400, "请选择留言的处理结果。", "bad_resolution")
+    ticket = await open_ticket(request)
     try:
-        ticket = await flow_of(request).answer_ticket(request.match_info["ticket_id"], session_of(request).login,
-                                                      text)
+        ticket = await flow_of(request).answer_ticket(ticket.ticket_id, session_of(request).login, text, resolution)
     except Conflict:
         fail(409, "这条留言已由其他同事答复，无需重复处理。", "answered")
     request.app[HUB].poke_all()
-    return ok({"ticket": snapshot.ticket_json(ticket)})
+    return ok({"ticket": snapshot.ticket_json(ticket, flow_of(request).queue.teams)})
+
+
+@routes.post("/api/tickets/{ticket_id}/transfer")
+async def transfer_ticket(request: web.Request) -> web.Response:
+    """A left message to another team, with a note kept on it and in the transcript."""
+    data = await read_json(request)
+    team, note = team_and_note(data, request)
+    ticket = await open_ticket(request)
+    flow = flow_of(request)
+    if flow.queue.teams.get(ticket.team).team_id == team:
+        fail(400, "这条留言已在该团队。", "same_team")
+    try:
+        moved = await flow.transfer_ticket(ticket.ticket_id, session_of(request).login, team, note)
+    except Conflict:
+        fail(409, "这条留言已由其他同事答复，无需转交。", "answered")
+    request.app[HUB].poke_all()
+    return ok({"ticket": snapshot.ticket_json(moved, flow.queue.teams)})
 
 
 # -- the service report (supervisors only) -----------------------------------------------
@@ -446,8 +524,10 @@ async def _report(request: web.Request) -> dict[str, Any]:
     except report.BadPeriod as exc:
         fail(400, str(exc), "bad_period")
     try:
+        teams = flow_of(request).queue.teams
         return await run_sync(compute_report, engine_of(request), start, end, now=request.app[CLOCK](),
-                              idle_timeout=settings_of(request).records_idle_timeout)
+                              idle_timeout=settings_of(request).records_idle_timeout, default_team=teams.default,
+                              team_names={t.team_id: t.name for t in teams})
     except SQLAlchemyError as exc:
         log.warning("console: report for %s failed: database unavailable (%s)", session_of(request).login, exc)
         fail(503, "报表数据暂时无法读取，请稍后再试。给您带来不便，敬请谅解。", "report_unavailable")

@@ -2,8 +2,10 @@
 
 One function builds the whole picture for one viewer, so the WebSocket push and the
 HTTP GET can never disagree, and the role rules live in one place: supervisors see every
-conversation and every agent's load; agents see the queue, their own conversations, the
-tickets and, to pick a transfer target, only their colleagues' names and presence.
+team's queue, every conversation and every agent's load; agents see the queues and
+tickets of their teams (`bot.handoff.teams`), their own conversations and, to pick a
+transfer target, only their colleagues' names and presence and the teams. A team's
+supervisors (named in the teams file) are shown its overdue left messages.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ from typing import Any
 from bot.console.sessions import Session
 from bot.gateway.handoff_flow import GRADES as COMPLAINT_GRADES
 from bot.gateway.handoff_flow import HandoffFlow, Line
-from bot.handoff import Agent, Conversation, Ticket, Waiting
+from bot.handoff import Agent, Conversation, Teams, Ticket, Waiting
 
 CHANNELS = {"wechat": "微信", "web": "网页"}
-REASONS = {"request": "转人工", "complaint": "投诉", "fallback": "机器人未能解答"}
+REASONS = {"request": "转人工", "complaint": "投诉", "fallback": "机器人未能解答", "technical": "技术问题"}
+# how a left message was closed (its answer went to the user)
+RESOLUTIONS: dict[str, str] = {
+    "resolved": "已解决",
+    "follow_up": "需后续跟进",
+    "unresolved": "未解决",
+}
 OUTCOMES: dict[str, str] = {
     "resolved": "已解决",
     "unresolved": "未解决",
@@ -34,8 +42,10 @@ def user_label(channel: str, user_id: str) -> str:
     return f"{CHANNELS.get(channel, channel or '用户')}用户 …{user_id[-4:]}" if user_id else "用户"
 
 
-def conversation_json(conv: Conversation, names: dict[str, str]) -> dict[str, Any]:
+def conversation_json(conv: Conversation, names: dict[str, str], teams: Teams | None = None) -> dict[str, Any]:
     return {
+        "team": teams.get(conv.team).team_id if teams else conv.team,
+        "team_name": teams.name(conv.team) if teams else conv.team,
         "conv_id": conv.conv_id,
         "channel": conv.channel,
         "user": user_label(conv.channel, conv.user_id),
@@ -53,12 +63,19 @@ def conversation_json(conv: Conversation, names: dict[str, str]) -> dict[str, An
     }
 
 
-def waiting_json(item: Waiting, names: dict[str, str]) -> dict[str, Any]:
-    return {**conversation_json(item.conversation, names), "position": item.position, "waited": item.waited}
+def waiting_json(item: Waiting, names: dict[str, str], teams: Teams | None = None) -> dict[str, Any]:
+    return {**conversation_json(item.conversation, names, teams), "position": item.position, "waited": item.waited}
 
 
-def ticket_json(ticket: Ticket) -> dict[str, Any]:
+def ticket_json(ticket: Ticket, teams: Teams | None = None) -> dict[str, Any]:
     return {
+        "team": teams.get(ticket.team).team_id if teams else ticket.team,
+        "team_name": teams.name(ticket.team) if teams else ticket.team,
+        "context": [{"at": c.get("at"), "who": c.get("who"), "text": c.get("text")} for c in ticket.context],
+        "notes": [{"from": teams.name(n.get("from")) if teams else n.get("from"),
+                   "to": teams.name(n.get("to")) if teams else n.get("to"),
+                   "by": n.get("by"), "note": n.get("note"), "at": n.get("at")} for n in ticket.notes],
+        "resolution": ticket.resolution,
         "ticket_id": ticket.ticket_id,
         "conv_id": ticket.conv_id,
         "user": user_label(ticket.channel, ticket.user_id),
@@ -97,21 +114,30 @@ def line_json(line: Line, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def can_view(session: Session, conv: Conversation) -> bool:
-    """Supervisors see every transcript; agents the queue, left messages and their own."""
+def my_teams(session: Session, teams: Teams) -> tuple[str, ...]:
+    """The teams whose queues and tickets the viewer works on (supervisors: all)."""
+    return teams.ids if session.supervisor else teams.of_agent(session.login)
+
+
+def can_view(session: Session, conv: Conversation, teams: Teams) -> bool:
+    """Supervisors see every transcript; agents their teams' queues and left messages, and their own."""
     if session.supervisor:
         return True
     if conv.state in ("waiting", "ticket"):
-        return True
+        return teams.get(conv.team).team_id in my_teams(session, teams)
     return conv.state == "assigned" and conv.agent == session.login
 
 
 async def build(flow: HandoffFlow, session: Session) -> dict[str, Any]:
     queue = flow.queue
+    teams = queue.teams
+    mine = my_teams(session, teams)
+    watched = tuple(dict.fromkeys((*mine, *teams.supervised_by(session.login))))
     agents = await queue.list_agents()
     names = {a.agent_id: a.name for a in agents}
-    waiting = await queue.list_waiting()
-    tickets = await queue.list_tickets("open")
+    waiting = [w for team in mine for w in await queue.list_waiting(team)]
+    tickets = await queue.list_tickets("open", teams=watched)
+    overseen = teams.ids if session.supervisor else teams.supervised_by(session.login)
     me = next((a for a in agents if a.agent_id == session.login), None)
     if session.supervisor:
         conversations: list[Conversation] = []
@@ -124,11 +150,16 @@ async def build(flow: HandoffFlow, session: Session) -> dict[str, Any]:
         "type": "snapshot",
         "now": time.time(),
         "me": {"login": session.login, "role": session.role, "name": names.get(session.login, session.login),
+               "teams": [teams.name(t) for t in mine],
                "status": me.status if me else "offline", "load": me.load if me else 0,
                "capacity": me.capacity if me else 0},
-        "queue": [waiting_json(w, names) for w in waiting],
-        "conversations": [conversation_json(c, names) for c in conversations],
-        "tickets": [ticket_json(t) for t in tickets],
+        "queue": [waiting_json(w, names, teams) for w in waiting],
+        "conversations": [conversation_json(c, names, teams) for c in conversations],
+        "tickets": [ticket_json(t, teams) for t in tickets],
+        "teams": [{"team_id": t.team_id, "name": t.name, "mine": t.team_id in mine} for t in teams],
+        # escalation: overdue left messages of the teams the viewer supervises
+        "overdue": [{"ticket_id": t.ticket_id, "team_name": teams.name(t.team), "due_at": t.due_at}
+                    for t in tickets if t.overdue and teams.get(t.team).team_id in overseen],
         "colleagues": [{"agent_id": a.agent_id, "name": a.name, "status": a.status}
                        for a in agents if a.agent_id != session.login],
     }

@@ -42,7 +42,7 @@ from bot.gateway.upkeep import HandoffUpkeep
 from bot.gateway.webchat import WebChat
 from bot.gateway.wechat_api import WeChatAPI
 from bot.gateway.wechat_view import WeChatEndpoint
-from bot.handoff import HandoffQueue, load_calendar
+from bot.handoff import HandoffQueue, load_calendar, load_teams
 from bot.knowledge.service import knowledge_dir
 from bot.rasa_client import RasaClient
 from bot.records.buffer import STREAM as RECORDS_STREAM
@@ -74,8 +74,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         once = Once(redis)
         api = WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
         outbox = Outbox(redis, api, consumer=f"sender-{worker}")
+        calendar = load_calendar(settings.handoff_calendar or None)
         queue = HandoffQueue(redis, lease_seconds=settings.handoff_lease, avg_handle_seconds=settings.handoff_avg_handle,
-                             calendar=load_calendar(settings.handoff_calendar or None))
+                             calendar=calendar, teams=load_teams(settings.handoff_teams or None, calendar))
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
         turns = RasaTurn(rasa)

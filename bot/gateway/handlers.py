@@ -19,6 +19,7 @@ inside the queue's scripts, so their handlers return no change of their own.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -39,8 +40,15 @@ from bot.gateway.state import (
     rating_asked_change,
 )
 from bot.gateway.transcript import Line
-from bot.gateway.words import asks_to_leave_message, is_cancel, parse_feedback, parse_rating
+from bot.gateway.words import (
+    asks_to_leave_message,
+    is_cancel,
+    is_confirm,
+    parse_feedback,
+    parse_rating,
+)
 from bot.handoff import Conversation, HandoffUnavailable
+from bot.handoff.models import REASONS
 from bot.records.events import RATINGS
 
 log = logging.getLogger("patentdesk.handoff")
@@ -108,30 +116,36 @@ class BotHandler:
         holder), pause Rasa, tell the user where they stand or offer to leave a message."""
         desk = self.desk
         reason = str(handled.info.get("reason") or "request")
+        teams = desk.queue.teams
+        # the bot names a team for a technical problem; an unknown name goes to the default team
+        team = teams.get(str(handled.info.get("team") or ""))
         now = desk.clock()
         try:
             enqueued = await desk.queue.enqueue(conv_id, channel=inbound.channel, user_id=inbound.user_id,
-                                                reason=reason, summary=inbound.text_in[:200])
+                                                reason=reason if reason in REASONS else "request",
+                                                summary=inbound.text_in[:200], team=team.team_id)
+            team = teams.get(enqueued.conversation.team)  # one already waiting keeps its team
             place = await desk.queue.position(conv_id)
         except (HandoffUnavailable, RedisError, OSError) as exc:
             log.warning("handoff for %s impossible (%s); the user is told", conv_id, exc)
             return Handled([replies.HANDOFF_UNAVAILABLE], {**handled.info, "decision": "handoff_unavailable"})
         await desk.rasa_event(inbound.channel, inbound.user_id, "pause")
-        info = {**handled.info, "conv_id": conv_id, "transcribed": True}
+        info = {**handled.info, "conv_id": conv_id, "transcribed": True, "team": team.team_id}
         await desk.transcripts.append(conv_id, Line(inbound.received_at, "user", inbound.text_in))
-        if not desk.queue.calendar.is_open(datetime.fromtimestamp(now, UTC)):
-            text = replies.leave_offer("closed")
+        other_team = None if team.team_id == teams.default else team.name
+        if not team.calendar.is_open(datetime.fromtimestamp(now, UTC)):
+            text = replies.leave_offer("closed", other_team)
             await desk.queue.offer_message(conv_id, "offered")
         elif place is None or not place.online_agents:
-            text = replies.leave_offer("busy")
+            text = replies.leave_offer("busy", other_team)
             await desk.queue.offer_message(conv_id, "offered")
         else:
-            text = replies.handoff_queued(reason == "complaint", place.position, place.estimated_wait)
+            text = replies.handoff_queued(reason == "complaint", place.position, place.estimated_wait, other_team)
             await desk.queue.remember_notice(conv_id, place.position, now)
         await desk.transcripts.append(conv_id, Line(now, "system", text))
         if enqueued.created:
             await desk.record("handoff", inbound.channel, inbound.user_id, conv_id=conv_id, step="queued",
-                              reason=reason)
+                              reason=reason, team=team.team_id)
         await desk.publish("queue", conv_id)
         return Handled([text], info)
 
@@ -226,28 +240,82 @@ class QueueHandler:
                                       {**info, "decision": "to_queue"}))
 
 
-class OfferHandler:
-    """Waiting, and offered (or asked) to leave a message: the text becomes a ticket (the
-    queue's script ends the wait and gives the bot the conversation back); "取消" leaves."""
+CONTEXT_LINES = 30  # the conversation a ticket keeps from before the left message
 
-    def __init__(self, desk: HandoffFlow) -> None:
+
+class OfferHandler:
+    """Waiting, and offered (or asked) to leave a message. A message is left only on
+    purpose (one load run left 34 knowledge questions as messages): a question the bot
+    answers confidently is answered and the offer stays open; anything else is echoed
+    back and added to the draft, which becomes a ticket when the user confirms ("1");
+    "取消" leaves. Confirming ends the wait (the queue's script gives the bot the
+    conversation back)."""
+
+    def __init__(self, desk: HandoffFlow, rasa: RasaTurn) -> None:
         self.desk = desk
+        self.rasa = rasa
 
     async def handle(self, inbound: Inbound, state: ConvState) -> Turn:
         desk, conv = self.desk, state.conversation
         assert conv is not None
+        text = inbound.to_bot or ""
         await desk.transcripts.append(conv.conv_id, Line(inbound.received_at, "user", inbound.text_in))
         info = _waiting_info(conv)
-        if is_cancel(inbound.to_bot or ""):
+        if is_cancel(text):
             return Turn(await leave_queue(desk, conv, inbound, info))
-        ticket = await desk.queue.to_ticket(conv.conv_id, inbound.text_in)
+        if is_confirm(text):
+            if conv.draft:
+                return Turn(await self.leave_message(inbound, conv, conv.draft, info))
+            # "1" with nothing to confirm: ask for the message rather than leave "1"
+            return Turn(await desk.system(conv.conv_id, [replies.LEAVE_PROMPT], {**info, "decision": "leave_prompt"}))
+        answer = await self.confident_answer(inbound)
+        if answer is not None:
+            texts = [*answer.texts, replies.LEAVE_DRAFT_PENDING if conv.draft else replies.LEAVE_STILL_OPEN]
+            await desk.transcripts.append(conv.conv_id, *(
+                Line(desk.clock(), "bot", t, decision="answer", entry_id=answer.info.get("entry_id"),
+                     confidence=answer.info.get("confidence")) for t in texts))
+            return Turn(Handled(texts, {**answer.info, **info, "who": "bot", "offer": "open"}, answer.finished_at))
+        draft = f"{conv.draft}\n{inbound.text_in}" if conv.draft else inbound.text_in
+        if not await desk.queue.keep_draft(conv.conv_id, draft):
+            # an agent took the conversation meanwhile: the words are in the transcript they read
+            return Turn(Handled([], {**info, "decision": "to_queue"}))
+        return Turn(await desk.system(conv.conv_id, [replies.leave_confirm(draft)],
+                                      {**info, "decision": "leave_confirm"}))
+
+    async def confident_answer(self, inbound: Inbound) -> Handled | None:
+        """Rasa's answer when it is a confident knowledge answer (decision "answer"); Rasa is
+        paused for the handoff, so it is resumed for this one turn and paused again."""
+        if not (inbound.to_bot or "").strip() or is_confirm(inbound.to_bot or ""):
+            return None
+        desk = self.desk
         await desk.rasa_event(inbound.channel, inbound.user_id, "resume")
-        due = desk.queue.calendar.local(datetime.fromtimestamp(ticket.due_at, UTC))
+        try:
+            handled = await self.rasa.ask(inbound)
+        finally:
+            await desk.rasa_event(inbound.channel, inbound.user_id, "pause")
+        if handled.info.get("decision") == "answer" and handled.texts:
+            return handled
+        return None
+
+    async def leave_message(self, inbound: Inbound, conv: Conversation, message: str,
+                            info: dict[str, Any]) -> Handled:
+        """The confirmed draft becomes a ticket, with the conversation before it."""
+        desk = self.desk
+        try:
+            before = await desk.transcripts.read(conv.conv_id, CONTEXT_LINES)
+        except (RedisError, OSError):
+            before = []
+        context = json.dumps([{"at": line.at, "who": line.who, "text": line.text} for line in before[:-1]],
+                             ensure_ascii=False)
+        ticket = await desk.queue.to_ticket(conv.conv_id, message, context)
+        await desk.rasa_event(inbound.channel, inbound.user_id, "resume")
+        team = desk.queue.teams.get(ticket.team)
+        due = team.calendar.local(datetime.fromtimestamp(ticket.due_at, UTC))
         await desk.record("handoff", inbound.channel, inbound.user_id, conv_id=conv.conv_id, step="ticket",
-                          ticket_id=ticket.ticket_id, due_at=iso(ticket.due_at))
+                          ticket_id=ticket.ticket_id, due_at=iso(ticket.due_at), team=team.team_id)
         await desk.publish("ticket", conv.conv_id)
         text = replies.ticket_created(ticket.ticket_id, f"{due.month}月{due.day}日 {due:%H:%M}")
-        return Turn(await desk.system(conv.conv_id, [text], {**info, "decision": "ticket"}))
+        return await desk.system(conv.conv_id, [text], {**info, "decision": "ticket"})
 
 
 class AgentHandler:
@@ -273,4 +341,4 @@ class AgentHandler:
 def handlers_for(desk: HandoffFlow, rasa: RasaTurn) -> dict[str, Handler]:
     """The handler of each state (`bot.gateway.state.HOLDERS`)."""
     return {"bot": BotHandler(desk, rasa), "feedback": FeedbackHandler(desk), "rating": RatingHandler(desk),
-            "queue": QueueHandler(desk), "offer": OfferHandler(desk), "agent": AgentHandler(desk)}
+            "queue": QueueHandler(desk), "offer": OfferHandler(desk, rasa), "agent": AgentHandler(desk)}

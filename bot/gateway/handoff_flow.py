@@ -7,7 +7,9 @@ the console and Rasa see around it:
 - an agent claims (or upkeep assigns) a waiting conversation -> the user hears who serves
   them; the agent's replies go back as the passive reply to a waiting request when in
   time, else through the channel (customer-service message, web inbox);
-- transfer, hand back or close -> Rasa resumes; after a close the user is asked for a
+- transfer to a colleague, or to another team's queue with a note that travels with the
+  transcript (and a left message to another team the same way);
+- hand back or close -> Rasa resumes; after a close the user is asked for a
   rating (the queue's close script makes the rating the pending question);
 - left messages answered from the console; the upkeep round (dead leases, round-robin,
   queue notices, the offer to leave a message after HANDOFF_CLAIM_TIMEOUT).
@@ -36,7 +38,7 @@ from bot.gateway.delivery import AgentReplySlot, Delivery
 from bot.gateway.messages import Handled
 from bot.gateway.state import PENDING_SECONDS
 from bot.gateway.transcript import Line, Transcripts
-from bot.handoff import Conflict, Conversation, HandoffQueue, HandoffUnavailable, Ticket
+from bot.handoff import Conflict, Conversation, HandoffQueue, HandoffUnavailable, NotFound, Ticket
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.records.buffer import RecordBuffer
 from bot.records.pseudonym import pseudonym
@@ -101,7 +103,7 @@ class HandoffFlow:
         name = agent.name if agent else (conv.agent or "")
         waited = (conv.assigned_at or self.clock()) - conv.enqueued_at
         await self.record("handoff", conv.channel, conv.user_id, conv_id=conv.conv_id, step="assigned",
-                           agent=conv.agent, wait_seconds=round(max(waited, 0.0), 3))
+                           agent=conv.agent, wait_seconds=round(max(waited, 0.0), 3), team=self._team(conv.team))
         await self.tell(conv, replies.agent_joined(name), "assigned")
         await self.publish("assigned", conv.conv_id, conv.agent)
 
@@ -132,6 +134,50 @@ class HandoffFlow:
         await self.publish("transferred", conv_id, to_agent)
         return conv
 
+    async def transfer_team(self, conv_id: str, from_agent: str, team: str, note: str) -> Conversation:
+        """To another team's queue: the note goes into the transcript the next agent reads,
+        the user is told who will help, and the team's members are offered it as usual.
+        Raises Conflict / NotFound / ValueError (unknown team, empty note)."""
+        note = note.strip()
+        if not note:
+            raise ValueError("a transfer between teams needs a note")
+        before = await self.queue.get(conv_id)
+        conv = await self.queue.transfer_team(conv_id, from_agent, team, note)
+        teams = self.queue.teams
+        source = teams.name(before.team if before else None)
+        await self.transcripts.append(conv_id, Line(self.clock(), "note", note, agent=from_agent,
+                                                    decision=f"{source} → {teams.name(conv.team)}"))
+        await self.record("handoff", conv.channel, conv.user_id, conv_id=conv_id, step="team_transferred",
+                           agent=from_agent, team=conv.team, from_team=self._team(before.team if before else None),
+                           note=note)
+        await self.tell(conv, replies.team_transferred(teams.name(conv.team)), "team_transferred")
+        await self.publish("transferred", conv_id)
+        return conv
+
+    async def transfer_ticket(self, ticket_id: str, agent_id: str, team: str, note: str) -> Ticket:
+        """A left message to another team, with a note kept on the ticket and in the transcript."""
+        note = note.strip()
+        if not note:
+            raise ValueError("a transfer between teams needs a note")
+        before = await self.queue.get_ticket(ticket_id)
+        if before is None:
+            raise NotFound(f"no such ticket: {ticket_id}")
+        teams = self.queue.teams
+        line = json.dumps({"from": self._team(before.team), "to": team, "by": agent_id, "note": note,
+                           "at": self.clock()}, ensure_ascii=False)
+        ticket = await self.queue.transfer_ticket(ticket_id, team, line)
+        await self.transcripts.append(ticket.conv_id, Line(self.clock(), "note", note, agent=agent_id,
+                                                           decision=f"{teams.name(before.team)} → {teams.name(team)}"))
+        await self.record("handoff", ticket.channel, ticket.user_id, step="ticket_transfer", ticket_id=ticket_id,
+                           conv_id=ticket.conv_id, agent=agent_id, team=ticket.team,
+                           from_team=self._team(before.team), note=note)
+        await self.publish("ticket", ticket.conv_id, agent_id)
+        return ticket
+
+    def _team(self, team_id: str | None) -> str:
+        """The team id as recorded: a record from before teams belongs to the default team."""
+        return self.queue.teams.get(team_id).team_id
+
     async def hand_back(self, conv_id: str, agent_id: str) -> Conversation:
         """Back to the bot: Rasa resumes, the user is told."""
         conv = await self.queue.hand_back(conv_id, agent_id)
@@ -152,12 +198,15 @@ class HandoffFlow:
         await self.tell(conv, replies.RATING_REQUEST_AGENT, "rating_request")
         return conv
 
-    async def answer_ticket(self, ticket_id: str, agent_id: str, text: str) -> Ticket:
-        """Reply to a left message through the user's channel while the user is reachable."""
+    async def answer_ticket(self, ticket_id: str, agent_id: str, text: str, resolution: str = "resolved") -> Ticket:
+        """Reply to a left message through the user's channel while the user is reachable,
+        closing it with a resolution (resolved, follow_up, ...)."""
         text = text.strip()
         if not text:
             raise ValueError("empty answer")
-        ticket = await self.queue.answer_ticket(ticket_id, agent_id, text)
+        if not resolution or len(resolution) > 40:
+            raise ValueError("resolution must be 1-40 characters")
+        ticket = await self.queue.answer_ticket(ticket_id, agent_id, text, resolution)
         delivered = await self._reachable(ticket.conv_id)
         message = replies.ticket_answer(ticket.ticket_id, text)
         if delivered:
@@ -167,7 +216,9 @@ class HandoffFlow:
                 raise HandoffUnavailable("the answer could not be queued") from exc
         await self.transcripts.append(ticket.conv_id, Line(self.clock(), "agent", message, agent=agent_id))
         await self.record("ticket_answer", ticket.channel, ticket.user_id, ticket_id=ticket_id,
-                           conv_id=ticket.conv_id, agent=agent_id, text=text, delivered=delivered)
+                           conv_id=ticket.conv_id, agent=agent_id, text=text, delivered=delivered,
+                           team=self._team(ticket.team), resolution=resolution,
+                           overdue=ticket.answered_at is not None and ticket.answered_at > ticket.due_at)
         await self.publish("ticket", ticket.conv_id, agent_id)
         return ticket
 

@@ -1,6 +1,6 @@
 """The one place that reads a user's short replies to the desk's own questions: a rating
 (1-4 or the words of the grades), "有用"/"没用" under an answer, "取消" to leave the queue,
-"留言" to leave a message. No IO; the handlers decide what each means in their state."""
+"留言" to leave a message, "1" to confirm a left message. No IO; the handlers decide what each means in their state."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot import replies
 
 RATING_WORDS = (("非常满意", 1), ("不满意", 4), ("满意", 2), ("一般", 3))
 
-__all__ = ["RATING_WORDS", "asks_to_leave_message", "is_cancel", "parse_feedback", "parse_rating"]
+__all__ = ["RATING_WORDS", "asks_to_leave_message", "is_cancel", "is_confirm", "parse_feedback", "parse_rating"]
 
 
 def _bare(text: str) -> str:
@@ -48,3 +48,8 @@ def is_cancel(text: str) -> bool:
 
 def asks_to_leave_message(text: str) -> bool:
     return any(w in text for w in replies.LEAVE_WORDS)
+
+
+def is_confirm(text: str) -> bool:
+    """"1" / "确认" under an echoed left message: the user means to leave it."""
+    return _bare(text) in replies.CONFIRM_WORDS

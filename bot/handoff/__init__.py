@@ -24,6 +24,7 @@ from bot.handoff.models import (
     Waiting,
 )
 from bot.handoff.queue import HandoffQueue
+from bot.handoff.teams import Team, Teams, TeamsError, load_teams
 
 __all__ = [
     "Agent",
@@ -39,8 +40,12 @@ __all__ = [
     "Place",
     "Reclaimed",
     "SweepReport",
+    "Team",
+    "Teams",
+    "TeamsError",
     "Ticket",
     "Waiting",
     "WorkingCalendar",
     "load_calendar",
+    "load_teams",
 ]

@@ -39,6 +39,11 @@ class HandoffKeys:
         """Sorted set conv_id -> priority * 1e12 + arrival number."""
         return key("handoff", "waiting", prefix=self.prefix)
 
+    def team_waiting(self, team_id: str) -> str:
+        """A team's waiting set, like `waiting` (the default team keeps `waiting` itself, so
+        conversations queued before teams stay in line)."""
+        return key("handoff:waiting", team_id, prefix=self.prefix)
+
     @property
     def leases(self) -> str:
         """Sorted set conv_id -> lease deadline (ms) of every assigned conversation."""

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Reason = Literal["request", "complaint", "fallback"]
+Reason = Literal["request", "complaint", "fallback", "technical"]
 State = Literal["waiting", "assigned", "closed", "left", "ticket"]
 Presence = Literal["online", "away", "offline"]
 
-REASONS: tuple[str, ...] = ("request", "complaint", "fallback")
+REASONS: tuple[str, ...] = ("request", "complaint", "fallback", "technical")
 PRESENCES: tuple[str, ...] = ("online", "away", "offline")
 
 
@@ -52,6 +53,8 @@ class Conversation:
     offer: str | None = None  # waiting and offered (or asked) to leave a message: offered | asked
     notice_position: int | None = None  # the place last told to the waiting user, and when
     notice_at: float | None = None
+    draft: str | None = None  # offered: the left message echoed back, awaiting the user's "1"
+    team: str = ""  # the team whose queue it is in (or was served by); "" in old records
 
     @classmethod
     def from_fields(cls, f: Mapping[str, str]) -> Conversation:
@@ -75,6 +78,8 @@ class Conversation:
             offer=f.get("offer") or None,
             notice_position=int(f["notice_pos"]) if f.get("notice_pos") else None,
             notice_at=_seconds(f.get("notice_at")),
+            draft=f.get("draft") or None,
+            team=f.get("team", ""),
         )
 
     @staticmethod
@@ -155,6 +160,10 @@ class Ticket:
     answer: str | None = None
     answered_by: str | None = None
     answered_at: float | None = None
+    team: str = ""  # the team it is for ("" in tickets from before teams: the default team)
+    context: tuple[dict[str, Any], ...] = ()  # the conversation before it (transcript lines)
+    notes: tuple[dict[str, Any], ...] = ()  # transfers between teams: from, to, by, note, at
+    resolution: str | None = None
 
     @classmethod
     def from_fields(cls, f: Mapping[str, str], now: float) -> Ticket:
@@ -175,4 +184,19 @@ class Ticket:
             answer=f.get("answer") or None,
             answered_by=f.get("answered_by") or None,
             answered_at=_seconds(f.get("answered_at")),
+            team=f.get("team", ""),
+            context=_json_lines(f.get("context")),
+            notes=_json_lines(f.get("notes")),
+            resolution=f.get("resolution") or None,
         )
+
+
+def _json_lines(raw: str | None) -> tuple[dict[str, Any], ...]:
+    """A JSON list of objects kept in a hash field; a damaged one reads as empty."""
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(v for v in value if isinstance(v, dict)) if isinstance(value, list) else ()

@@ -18,6 +18,9 @@ an entry to another consumer). So:
   clock, which tests replace.
 - one hash per conversation, agent and ticket; `rotation`, a sorted set agent ->
   ordinal of the last conversation taken, for round-robin.
+- teams (`bot.handoff.teams`): one waiting set per team; round-robin and the wait
+  estimate count only the team's members; a left message is due after the team's
+  working days by the team's hours. One agent may serve several teams.
 
 Every state change is one Lua script (see `scripts.py`), so a process dying between
 two calls loses nothing and leaves nothing half-done; the sweeper returns conversations
@@ -56,10 +59,11 @@ from bot.handoff.models import (
     as_fields,
     text,
 )
+from bot.handoff.teams import Team, Teams
 
 log = logging.getLogger("patentdesk.handoff")
 
-DEFAULT_PRIORITIES: Mapping[str, int] = {"complaint": 0, "request": 1, "fallback": 1}
+DEFAULT_PRIORITIES: Mapping[str, int] = {"complaint": 0, "request": 1, "fallback": 1, "technical": 1}
 MAX_PRIORITY = 9
 
 P = ParamSpec("P")
@@ -97,6 +101,7 @@ class HandoffQueue:
         keep_closed_seconds: float = 7 * 86400,
         prefix: str = PREFIX,
         retries: int = 50,
+        teams: Teams | None = None,
     ) -> None:
         """
         lease_seconds: how long an assignment survives without a console heartbeat.
@@ -107,6 +112,8 @@ class HandoffQueue:
             wait estimate.
         keep_closed_seconds: how long finished conversations and answered tickets stay
             readable in Redis (the records store keeps them for good); 0 = forever.
+        teams: the desk's teams; default: one team of every agent, with the calendar and
+            `ticket_working_days` given here.
         """
         self.redis = redis
         self.clock = clock
@@ -135,12 +142,35 @@ class HandoffQueue:
         self._answer = reg(scripts.ANSWER_TICKET)
         self._offer = reg(scripts.OFFER_MESSAGE)
         self._notice = reg(scripts.NOTICE)
+        self._draft = reg(scripts.KEEP_DRAFT)
+        self._transfer_team = reg(scripts.TRANSFER_TEAM)
+        self._transfer_ticket = reg(scripts.TRANSFER_TICKET)
+        self._teams = teams
 
     @property
     def calendar(self) -> WorkingCalendar:
         if self._calendar is None:
             self._calendar = load_calendar()
         return self._calendar
+
+    @property
+    def teams(self) -> Teams:
+        if self._teams is None:
+            one = Team("business", "业务咨询", None, frozenset(), self.calendar, self.ticket_working_days)
+            self._teams = Teams({one.team_id: one}, one.team_id)
+        return self._teams
+
+    def queue_key(self, team_id: str) -> str:
+        """The team's waiting set (the default team keeps the set of before teams)."""
+        return self.keys.waiting if team_id == self.teams.default else self.keys.team_waiting(team_id)
+
+    def _team_id(self, team_id: str | None) -> str:
+        """A known team id; the default for none; ValueError for an unknown one."""
+        if not team_id:
+            return self.teams.default
+        if not self.teams.known(team_id):
+            raise ValueError(f"unknown team {team_id!r}; teams: {', '.join(self.teams.ids)}")
+        return team_id
 
     def _now_ms(self) -> int:
         return int(round(self.clock() * 1000))
@@ -149,20 +179,22 @@ class HandoffQueue:
 
     @_guarded
     async def enqueue(self, conv_id: str, *, channel: str, user_id: str, reason: str = "request",
-                      summary: str = "", priority: int | None = None) -> Enqueued:
-        """Queue a conversation for a person; one already waiting or assigned keeps its place."""
+                      summary: str = "", priority: int | None = None, team: str | None = None) -> Enqueued:
+        """Queue a conversation for a person of `team` (default: the default team); one
+        already waiting or assigned keeps its place and its team."""
+        team_id = self._team_id(team)
         if reason not in REASONS:
             raise ValueError(f"reason must be one of {REASONS}")
         prio = self.priorities.get(reason, 1) if priority is None else priority
         if not 0 <= prio <= MAX_PRIORITY:
             raise ValueError(f"priority must be within 0..{MAX_PRIORITY}")
         k = self.keys
-        raw = await self._enqueue(keys=[k.conv(conv_id), k.waiting, k.seq],
-                                  args=[conv_id, channel, user_id, reason, prio, summary, self._now_ms()])
+        raw = await self._enqueue(keys=[k.conv(conv_id), self.queue_key(team_id), k.seq],
+                                  args=[conv_id, channel, user_id, reason, prio, summary, self._now_ms(), team_id])
         status, fields = _ok(raw, conv_id)
         conv = Conversation.from_fields(fields)
         if status == "ok":
-            log.info("handoff: %s queued (%s, priority %d)", conv_id, reason, prio)
+            log.info("handoff: %s queued for %s (%s, priority %d)", conv_id, team_id, reason, prio)
         return Enqueued(conv, created=status == "ok")
 
     @_guarded
@@ -172,24 +204,31 @@ class HandoffQueue:
 
     @_guarded
     async def position(self, conv_id: str) -> Place | None:
-        """Place in the queue and a rough wait; None when the conversation is not waiting."""
-        rank = await self.redis.zrank(self.keys.waiting, conv_id)
+        """Place in its team's queue and a rough wait from the team's members; None when the
+        conversation is not waiting."""
+        team = self.teams.get(text(await self.redis.hget(self.keys.conv(conv_id), "team")))
+        rank = await self.redis.zrank(self.queue_key(team.team_id), conv_id)
         if rank is None:
             return None
-        return self._place(rank + 1, await self._online())
+        return self._place(rank + 1, await self._online(team))
 
     @_guarded
     async def places(self) -> list[tuple[Waiting, Place]]:
-        """Every waiting conversation with its place, reading the agents once (upkeep)."""
-        waiting = await self.list_waiting()
-        if not waiting:
-            return []
-        online = await self._online()
-        return [(w, self._place(w.position, online)) for w in waiting]
+        """Every waiting conversation with its place in its team's queue (upkeep)."""
+        found: list[tuple[Waiting, Place]] = []
+        agents: list[Agent] | None = None
+        for team in self.teams:
+            waiting = await self.list_waiting(team.team_id)
+            if not waiting:
+                continue
+            agents = agents if agents is not None else await self._agents()
+            online = [a for a in agents if team.has(a.agent_id) and self._available(a, self._now_ms())]
+            found.extend((w, self._place(w.position, online)) for w in waiting)
+        return found
 
-    async def _online(self) -> list[Agent]:
+    async def _online(self, team: Team | None = None) -> list[Agent]:
         now = self._now_ms()
-        return [a for a in await self._agents() if self._available(a, now)]
+        return [a for a in await self._agents() if self._available(a, now) and (team is None or team.has(a.agent_id))]
 
     def _place(self, position: int, online: list[Agent]) -> Place:
         """The estimate is deliberately simple: 0 while the online agents' free seats cover
@@ -230,9 +269,19 @@ class HandoffQueue:
         await self._notice(keys=[self.keys.conv(conv_id)], args=[position, int(round(at * 1000))])
 
     @_guarded
-    async def list_waiting(self) -> list[Waiting]:
-        """Waiting conversations, by priority then first come first served, with wait times."""
-        ids = [text(i) for i in await self.redis.zrange(self.keys.waiting, 0, -1)]
+    async def keep_draft(self, conv_id: str, draft: str) -> bool:
+        """The offered user's left message so far, echoed back until they confirm it. False
+        when the conversation is no longer waiting under the offer."""
+        raw = await self._draft(keys=[self.keys.conv(conv_id)], args=[draft, self._now_ms()])
+        return text(raw[0]) == "ok"
+
+    @_guarded
+    async def list_waiting(self, team: str | None = None) -> list[Waiting]:
+        """Waiting conversations of one team (None: of every team, team by team), by
+        priority then first come first served, with wait times and places in their queue."""
+        if team is None:
+            return [w for t in self.teams.ids for w in await self.list_waiting(t)]
+        ids = [text(i) for i in await self.redis.zrange(self.queue_key(self._team_id(team)), 0, -1)]
         convs = await self._conversations(ids)
         now = self.clock()
         waiting = [c for c in convs if c.state == "waiting"]
@@ -262,19 +311,23 @@ class HandoffQueue:
         return conv
 
     @_guarded
-    async def assign_next(self) -> Assignment | None:
-        """Give the head of the queue to the online agent with free capacity who least
-        recently took a conversation; None when the queue is empty or nobody is free."""
+    async def assign_next(self, team: str | None = None) -> Assignment | None:
+        """Give the head of a team's queue to the team's online agent with free capacity who
+        least recently took a conversation; None when the queue is empty or nobody is free."""
         k = self.keys
+        crew = self.teams.get(self._team_id(team))
+        queue = self.queue_key(crew.team_id)
         for _ in range(self.retries):
-            head = await self.redis.zrange(k.waiting, 0, 0)
+            head = await self.redis.zrange(queue, 0, 0)
             if not head:
                 return None
             conv_id = text(head[0])
-            agents = sorted(text(a) for a in await self.redis.smembers(k.agents))
+            agents = sorted(a for a in (text(m) for m in await self.redis.smembers(k.agents)) if crew.has(a))
+            if not agents:
+                return None
             agent_keys = [key for a in agents for key in (k.agent(a), k.agent_convs(a))]
             raw = await self._assign(
-                keys=[k.waiting, k.leases, k.rotation, k.seq, k.conv(conv_id), *agent_keys],
+                keys=[queue, k.leases, k.rotation, k.seq, k.conv(conv_id), *agent_keys],
                 args=[conv_id, self._now_ms(), self.lease_ms, self.presence_ms, *agents])
             status = text(raw[0])
             if status == "none":
@@ -289,14 +342,28 @@ class HandoffQueue:
 
     @_guarded
     async def assign_waiting(self, limit: int | None = None) -> list[Assignment]:
-        """Assign from the head of the queue until nobody is free (or `limit` is reached)."""
+        """Assign from the head of each team's queue until nobody is free (or `limit` is reached)."""
         done: list[Assignment] = []
-        while limit is None or len(done) < limit:
-            got = await self.assign_next()
-            if got is None:
-                break
-            done.append(got)
+        for team in self.teams.ids:
+            while limit is None or len(done) < limit:
+                got = await self.assign_next(team)
+                if got is None:
+                    break
+                done.append(got)
         return done
+
+    @_guarded
+    async def transfer_team(self, conv_id: str, from_agent: str, team: str, note: str) -> Conversation:
+        """Pass an assigned conversation to another team's queue (at the place its first
+        arrival gave it), with the agent's note. Raises Conflict, NotFound, ValueError."""
+        team_id = self._team_id(team)
+        k = self.keys
+        raw = await self._transfer_team(
+            keys=[k.conv(conv_id), k.leases, k.agent_convs(from_agent), self.queue_key(team_id)],
+            args=[conv_id, from_agent, team_id, self._now_ms(), note])
+        conv = Conversation.from_fields(_ok(raw, conv_id)[1])
+        log.info("handoff: %s transferred by %s to team %s", conv_id, from_agent, team_id)
+        return conv
 
     @_guarded
     async def transfer(self, conv_id: str, from_agent: str, to_agent: str) -> Conversation:
@@ -427,17 +494,19 @@ class HandoffQueue:
     # ---- left messages ---------------------------------------------------------------
 
     @_guarded
-    async def to_ticket(self, conv_id: str, message: str) -> Ticket:
-        """Nobody is available: the waiting conversation becomes a left message, due
-        `ticket_working_days` working days later."""
+    async def to_ticket(self, conv_id: str, message: str, context: str = "[]") -> Ticket:
+        """Nobody is available: the waiting conversation becomes a left message for its
+        team, due the team's working days later. `context`: the conversation before it
+        (JSON list of transcript lines), kept with the ticket."""
         k = self.keys
         now = self._now_ms()
-        due = self.calendar.add_working_days(_datetime(now), self.ticket_working_days)
-        due_ms = int(due.timestamp() * 1000)
         for _ in range(self.retries):
-            seq = text(await self.redis.hget(k.conv(conv_id), "seq"))
+            seq, seen = (text(v) for v in await self.redis.hmget(k.conv(conv_id), ["seq", "team"]))
+            team = self.teams.get(seen)
+            due = team.calendar.add_working_days(_datetime(now), team.ticket_working_days)
+            due_ms = int(due.timestamp() * 1000)
             raw = await self._to_ticket(keys=[k.conv(conv_id), k.waiting, k.ticket(seq), k.tickets_open],
-                                        args=[conv_id, seq, message, now, due_ms, self.keep_ms])
+                                        args=[conv_id, seq, message, now, due_ms, self.keep_ms, context, seen])
             if text(raw[0]) != "retry":
                 ticket = Ticket.from_fields(_ok(raw, conv_id)[1], self.clock())
                 log.info("handoff: %s left a message, ticket %s due %s", conv_id, ticket.ticket_id,
@@ -451,8 +520,19 @@ class HandoffQueue:
         return Ticket.from_fields(fields, self.clock()) if fields else None
 
     @_guarded
-    async def list_tickets(self, state: str = "open") -> list[Ticket]:
-        """Open tickets by due time (overdue ones flagged), or answered ones by answer time."""
+    async def transfer_ticket(self, ticket_id: str, team: str, note: str) -> Ticket:
+        """Pass an open left message to another team; `note` is a JSON line kept with it."""
+        team_id = self._team_id(team)
+        raw = await self._transfer_ticket(keys=[self.keys.ticket(ticket_id)], args=[team_id, note, self._now_ms()])
+        ticket = Ticket.from_fields(_ok(raw, ticket_id)[1], self.clock())
+        log.info("handoff: ticket %s passed to team %s", ticket_id, team_id)
+        return ticket
+
+    @_guarded
+    async def list_tickets(self, state: str = "open", teams: Sequence[str] | None = None) -> list[Ticket]:
+        """Open tickets by due time (overdue ones flagged), or answered ones by answer time;
+        of the given teams only (None: every team; a ticket from before teams is the
+        default team's)."""
         if state not in ("open", "answered"):
             raise ValueError("state must be 'open' or 'answered'")
         index = self.keys.tickets_open if state == "open" else self.keys.tickets_answered
@@ -464,14 +544,18 @@ class HandoffQueue:
                 pipe.hgetall(self.keys.ticket(ticket_id))
             rows = await pipe.execute()
         now = self.clock()
-        return [Ticket.from_fields(f, now) for f in map(as_fields, rows) if f]
+        found = [Ticket.from_fields(f, now) for f in map(as_fields, rows) if f]
+        if teams is None:
+            return found
+        return [t for t in found if (t.team or self.teams.default) in teams]
 
     @_guarded
-    async def answer_ticket(self, ticket_id: str, agent_id: str, answer: str) -> Ticket:
-        """Record the reply to a left message (the gateway delivers it to the user)."""
+    async def answer_ticket(self, ticket_id: str, agent_id: str, answer: str, resolution: str = "") -> Ticket:
+        """Record the reply to a left message, which closes it with a resolution (the
+        gateway delivers the reply to the user)."""
         k = self.keys
         raw = await self._answer(keys=[k.ticket(ticket_id), k.tickets_open, k.tickets_answered],
-                                 args=[ticket_id, agent_id, answer, self._now_ms(), self.keep_ms])
+                                 args=[ticket_id, agent_id, answer, self._now_ms(), self.keep_ms, resolution])
         ticket = Ticket.from_fields(_ok(raw, ticket_id)[1], self.clock())
         log.info("handoff: ticket %s answered by %s", ticket_id, agent_id)
         return ticket

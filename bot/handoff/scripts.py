@@ -14,6 +14,12 @@ since when. Every queue step below sets them in the same script, so the queue an
 the routing of the user's messages never disagree: queue (waiting), offer (waiting,
 the next text becomes a left message), agent (assigned), and on leaving the queue bot
 or rating (an agent closed it: the next message may be a rating).
+
+Teams: each team has its own waiting set. ENQUEUE writes the key of the team's set
+(built by `HandoffKeys`, passed in KEYS[]) into the conversation's hash as `queue`, and
+every later step takes the conversation out of, or puts it back into, that set; a
+conversation from before teams has no `queue` and uses the waiting set passed in (the
+default team's). A transfer between teams (TRANSFER_TEAM) moves it and rewrites `queue`.
 """
 
 from __future__ import annotations
@@ -25,11 +31,18 @@ local function reply(status, key)
   return r
 end
 
+-- the waiting set of the conversation's team (see the module docstring)
+local function queue_of(conv_key, fallback)
+  local q = redis.call('HGET', conv_key, 'queue')
+  if q and q ~= '' then return q end
+  return fallback
+end
+
 -- who holds the conversation now, and the facts of the waiting states that end with it
 local function hold(conv_key, holder, now)
   redis.call('HSET', conv_key, 'holder', holder, 'since', now)
   if holder ~= 'queue' and holder ~= 'offer' then
-    redis.call('HDEL', conv_key, 'offer', 'notice_pos', 'notice_at')
+    redis.call('HDEL', conv_key, 'offer', 'notice_pos', 'notice_at', 'draft')
   end
 end
 
@@ -40,7 +53,7 @@ local function requeue(conv_key, waiting_key, leases_key, convs_key, conv_id, no
              'requeued_at', now, 'requeue_cause', cause, 'updated_at', now)
   redis.call('HINCRBY', conv_key, 'requeues', 1)
   hold(conv_key, 'queue', now)
-  redis.call('ZADD', waiting_key, redis.call('HGET', conv_key, 'score'), conv_id)
+  redis.call('ZADD', queue_of(conv_key, waiting_key), redis.call('HGET', conv_key, 'score'), conv_id)
   redis.call('ZREM', leases_key, conv_id)
   redis.call('SREM', convs_key, conv_id)
 end
@@ -50,7 +63,7 @@ local function take(conv_key, waiting_key, leases_key, convs_key, rotation_key, 
                     conv_id, agent_id, now, lease_ms)
   redis.call('HSET', conv_key, 'state', 'assigned', 'agent', agent_id, 'assigned_at', now,
              'updated_at', now)
-  redis.call('ZREM', waiting_key, conv_id)
+  redis.call('ZREM', queue_of(conv_key, waiting_key), conv_id)
   redis.call('ZADD', leases_key, tonumber(now) + tonumber(lease_ms), conv_id)
   redis.call('SADD', convs_key, conv_id)
   redis.call('ZADD', rotation_key, redis.call('INCR', seq_key), agent_id)
@@ -70,15 +83,15 @@ local function finish(conv_key, waiting_key, leases_key, convs_key, conv_id, sta
   else
     hold(conv_key, 'bot', now)
   end
-  redis.call('ZREM', waiting_key, conv_id)
+  redis.call('ZREM', queue_of(conv_key, waiting_key), conv_id)
   redis.call('ZREM', leases_key, conv_id)
   if convs_key then redis.call('SREM', convs_key, conv_id) end
   if tonumber(keep_ms) > 0 then redis.call('PEXPIRE', conv_key, keep_ms) end
 end
 """
 
-# KEYS: conv, waiting, seq
-# ARGV: conv_id, channel, user_id, reason, priority, summary, now
+# KEYS: conv, waiting (of the team), seq
+# ARGV: conv_id, channel, user_id, reason, priority, summary, now, team
 ENQUEUE = PRELUDE + r"""
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'waiting' or state == 'assigned' then return reply('exists', KEYS[1]) end
@@ -88,7 +101,8 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'conv_id', ARGV[1], 'channel', ARGV[2], 'user_id', ARGV[3],
            'reason', ARGV[4], 'priority', ARGV[5], 'summary', ARGV[6], 'state', 'waiting',
            'agent', '', 'seq', seq, 'score', score, 'enqueued_at', ARGV[7], 'updated_at', ARGV[7],
-           'requeues', 0, 'transfers', 0, 'holder', 'queue', 'since', ARGV[7])
+           'requeues', 0, 'transfers', 0, 'holder', 'queue', 'since', ARGV[7],
+           'team', ARGV[8], 'queue', KEYS[2])
 redis.call('ZADD', KEYS[2], score, ARGV[1])
 return reply('ok', KEYS[1])
 """
@@ -108,12 +122,13 @@ redis.call('HSET', KEYS[4], 'last_seen', ARGV[3])
 return reply('ok', KEYS[1])
 """
 
-# KEYS: waiting, leases, rotation, seq, conv(head), then per agent: agent, agent_convs
+# KEYS: waiting (of one team), leases, rotation, seq, conv(head), then per agent of the
+# team: agent, agent_convs
 # ARGV: head conv_id, now, lease_ms, presence_ms, agent ids...
 ASSIGN_NEXT = PRELUDE + r"""
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if head ~= ARGV[1] then return {'retry'} end
-if redis.call('HGET', KEYS[5], 'state') ~= 'waiting' then
+if redis.call('HGET', KEYS[5], 'state') ~= 'waiting' or queue_of(KEYS[5], KEYS[1]) ~= KEYS[1] then
   redis.call('ZREM', KEYS[1], head)  -- a stray entry without a waiting record
   return {'retry'}
 end
@@ -260,21 +275,24 @@ return {'ok'}
 """
 
 # a waiting conversation becomes a left message; the ticket number is the arrival number
+# the ticket keeps the whole message and the conversation before it (JSON lines), and the
+# team the conversation waited for; the caller computed the due time with the team seen
 # KEYS: conv, waiting, ticket, tickets_open
-# ARGV: conv_id, seq seen, message, now, due, keep_ms
+# ARGV: conv_id, seq seen, message, now, due, keep_ms, context, team seen
 TO_TICKET = PRELUDE + r"""
 local c = redis.call('HMGET', KEYS[1], 'state', 'agent', 'seq', 'channel', 'user_id', 'reason',
-                     'summary', 'enqueued_at')
+                     'summary', 'enqueued_at', 'team')
 if not c[1] then return {'notfound', 'conversation'} end
 if c[1] ~= 'waiting' then return {'conflict', c[1], c[2] or ''} end
-if c[3] ~= ARGV[2] then return {'retry'} end
+if c[3] ~= ARGV[2] or (c[9] or '') ~= ARGV[8] then return {'retry'} end
 redis.call('HSET', KEYS[3], 'ticket_id', ARGV[2], 'conv_id', ARGV[1], 'channel', c[4],
            'user_id', c[5], 'reason', c[6], 'summary', c[7], 'enqueued_at', c[8],
-           'message', ARGV[3], 'state', 'open', 'created_at', ARGV[4], 'due_at', ARGV[5])
+           'message', ARGV[3], 'state', 'open', 'created_at', ARGV[4], 'due_at', ARGV[5],
+           'context', ARGV[7], 'team', ARGV[8])
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[2])
 redis.call('HSET', KEYS[1], 'state', 'ticket', 'ticket_id', ARGV[2], 'outcome', 'ticket',
            'closed_at', ARGV[4], 'updated_at', ARGV[4])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', queue_of(KEYS[1], KEYS[2]), ARGV[1])
 hold(KEYS[1], 'bot', ARGV[4])
 if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
 return reply('ok', KEYS[3])
@@ -290,6 +308,48 @@ redis.call('HSET', KEYS[1], 'offer', ARGV[1])
 return {'ok'}
 """
 
+# the left message echoed back to the offered user, kept until they confirm it
+# KEYS: conv; ARGV: draft, now
+KEEP_DRAFT = r"""
+local c = redis.call('HMGET', KEYS[1], 'state', 'holder')
+if c[1] ~= 'waiting' or c[2] ~= 'offer' then return {'conflict', c[1] or '', ''} end
+redis.call('HSET', KEYS[1], 'draft', ARGV[1], 'updated_at', ARGV[2])
+return {'ok'}
+"""
+
+# an agent passes an assigned conversation to another team: it waits in that team's queue
+# at the place its first arrival gave it, with the agent's note
+# KEYS: conv, leases, from_convs, target waiting set
+# ARGV: conv_id, from_agent, team, now, note
+TRANSFER_TEAM = PRELUDE + r"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound', 'conversation'} end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent', 'team')
+if cur[1] ~= 'assigned' or cur[2] ~= ARGV[2] then return {'conflict', cur[1] or '', cur[2] or ''} end
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'waiting', 'agent', '', 'previous_agent', ARGV[2],
+           'previous_team', cur[3] or '', 'team', ARGV[3], 'queue', KEYS[4],
+           'transfer_note', ARGV[5], 'updated_at', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'transfers', 1)
+hold(KEYS[1], 'queue', ARGV[4])
+redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[1], 'score'), ARGV[1])
+return reply('ok', KEYS[1])
+"""
+
+# an open left message goes to another team, with a note (its due time stays: the user
+# was promised it)
+# KEYS: ticket; ARGV: team, note (JSON line), now
+TRANSFER_TICKET = PRELUDE + r"""
+local t = redis.call('HMGET', KEYS[1], 'state', 'answered_by', 'notes')
+if not t[1] then return {'notfound', 'ticket'} end
+if t[1] ~= 'open' then return {'conflict', t[1], t[2] or ''} end
+local notes = t[3]
+if not notes or notes == '' then notes = '[]' end
+notes = string.sub(notes, 1, -2) .. (notes == '[]' and '' or ',') .. ARGV[2] .. ']'
+redis.call('HSET', KEYS[1], 'team', ARGV[1], 'notes', notes, 'updated_at', ARGV[3])
+return reply('ok', KEYS[1])
+"""
+
 # the place last told to a waiting user, and when (only while it waits)
 # KEYS: conv; ARGV: position, at
 NOTICE = r"""
@@ -299,13 +359,13 @@ return {'ok'}
 """
 
 # KEYS: ticket, tickets_open, tickets_answered
-# ARGV: ticket_id, agent_id, answer, now, keep_ms
+# ARGV: ticket_id, agent_id, answer, now, keep_ms, resolution
 ANSWER_TICKET = PRELUDE + r"""
 local t = redis.call('HMGET', KEYS[1], 'state', 'answered_by')
 if not t[1] then return {'notfound', 'ticket'} end
 if t[1] ~= 'open' then return {'conflict', t[1], t[2] or ''} end
 redis.call('HSET', KEYS[1], 'state', 'answered', 'answer', ARGV[3], 'answered_by', ARGV[2],
-           'answered_at', ARGV[4])
+           'answered_at', ARGV[4], 'resolution', ARGV[6] or '')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 local keep = tonumber(ARGV[5])

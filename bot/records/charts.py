@@ -28,13 +28,17 @@ LABELS: dict[str, dict[str, Any]] = {
     "zh": {"per_day": "每日咨询量", "enquiries": "咨询数", "satisfaction": "满意度分布", "ratings": "评价数",
            "handle": "坐席平均处理时长（秒）", "seconds": "秒", "entries": "最常用知识条目", "answers": "回答次数",
            "complaints": "投诉等级分布", "count": "数量", "bot": "机器人", "agent": "人工", "ticket": "留言",
-           "abandoned": "放弃", "open": "进行中", "ungraded": "未定级", "rating_labels": None},
+           "abandoned": "放弃", "open": "进行中", "ungraded": "未定级", "rating_labels": None,
+           "no_data": "暂无数据", "teams": "各团队留言工单", "opened": "新增", "answered": "已答复",
+           "overdue": "超期", "team_label": "name"},
     "en": {"per_day": "Enquiries per day", "enquiries": "enquiries", "satisfaction": "Satisfaction",
            "ratings": "ratings", "handle": "Mean handle time per agent (s)", "seconds": "seconds",
            "entries": "Most-used knowledge entries", "answers": "answers", "complaints": "Complaints by grade",
            "count": "count", "bot": "bot", "agent": "agent", "ticket": "ticket", "abandoned": "abandoned",
            "open": "open", "ungraded": "ungraded",
-           "rating_labels": ["1 very satisfied", "2 satisfied", "3 neutral", "4 unsatisfied"]},
+           "rating_labels": ["1 very satisfied", "2 satisfied", "3 neutral", "4 unsatisfied"],
+           "no_data": "No data", "teams": "Tickets per team", "opened": "opened", "answered": "answered",
+           "overdue": "overdue", "team_label": "team"},  # team ids: the names need a CJK font
 }
 COLOURS = {"bot": "#4C9F70", "agent": "#3A7CA5", "ticket": "#E0A458", "abandoned": "#C8553D", "open": "#9A9A9A"}
 
@@ -97,8 +101,20 @@ def render_charts(report: dict[str, Any], out_dir: Path, chinese: bool | None = 
     return paths
 
 
+def _no_data(fig: Figure, title: str, words: dict[str, Any], out: Out) -> None:
+    """A chart without figures says so, instead of empty axes with made-up (negative) ticks."""
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, words["no_data"], ha="center", va="center", fontsize=16, color="#777777",
+            transform=ax.transAxes)
+    _save(fig, out)
+
+
 def _per_day(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
     fig = _figure()
+    if not any(d["enquiries"] for d in report["per_day"]):
+        return _no_data(fig, words["per_day"], words, out)
     ax = fig.add_subplot()
     days = [d["day"][5:] for d in report["per_day"]]
     x = list(range(len(days)))  # positions, not the day strings (matplotlib would guess they are dates)
@@ -119,6 +135,8 @@ def _per_day(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
 
 def _satisfaction(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
     fig = _figure(6.0, 4.0)
+    if not report["satisfaction"]["count"]:
+        return _no_data(fig, words["satisfaction"], words, out)
     ax = fig.add_subplot()
     dist = report["satisfaction"]["distribution"]
     labels = words["rating_labels"] or [f"{d['rating']} {d['label']}" for d in dist]
@@ -131,8 +149,10 @@ def _satisfaction(report: dict[str, Any], words: dict[str, Any], out: Out) -> No
 
 def _handle(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
     fig = _figure(6.0, 4.0)
-    ax = fig.add_subplot()
     agents = report["handle_per_agent"]
+    if not agents:
+        return _no_data(fig, words["handle"], words, out)
+    ax = fig.add_subplot()
     ax.barh([a["agent"] for a in agents], [a["mean"] for a in agents], color="#3A7CA5")
     ax.set_title(words["handle"])
     ax.set_xlabel(words["seconds"])
@@ -141,8 +161,10 @@ def _handle(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
 
 def _complaints(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
     fig = _figure(6.0, 4.0)
-    ax = fig.add_subplot()
     grades = report["complaints"]["by_grade"]
+    if not any(grades.values()):
+        return _no_data(fig, words["complaints"], words, out)
+    ax = fig.add_subplot()
     ax.bar([words["ungraded"] if g == "ungraded" else g for g in grades], list(grades.values()), color="#C8553D")
     ax.set_title(words["complaints"])
     ax.set_ylabel(words["count"])
@@ -152,12 +174,33 @@ def _complaints(report: dict[str, Any], words: dict[str, Any], out: Out) -> None
 
 def _entries(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
     fig = _figure()
-    ax = fig.add_subplot()
     top = list(reversed(report["top_entries"]))
+    if not top:
+        return _no_data(fig, words["entries"], words, out)
+    ax = fig.add_subplot()
     ax.barh([e["entry_id"] for e in top], [e["answers"] for e in top], color="#4C9F70")
     ax.set_title(words["entries"])
     ax.set_xlabel(words["answers"])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _save(fig, out)
+
+
+def _teams(report: dict[str, Any], words: dict[str, Any], out: Out) -> None:
+    fig = _figure(6.0, 4.0)
+    teams = [t for t in report.get("per_team", []) if any(t["tickets"].values())]
+    if not teams:
+        return _no_data(fig, words["teams"], words, out)
+    ax = fig.add_subplot()
+    x = list(range(len(teams)))
+    width = 0.27
+    for i, (kind, colour) in enumerate((("opened", "#3A7CA5"), ("answered", "#4C9F70"), ("overdue", "#C8553D"))):
+        ax.bar([p + (i - 1) * width for p in x], [t["tickets"][kind] for t in teams], width, label=words[kind],
+               color=colour)
+    ax.set_xticks(x, [t[words["team_label"]] for t in teams])
+    ax.set_title(words["teams"])
+    ax.set_ylabel(words["count"])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper right", fontsize="small")
     _save(fig, out)
 
 
@@ -168,4 +211,5 @@ CHARTS: dict[str, Callable[[dict[str, Any], dict[str, Any], Out], None]] = {
     "handle_time_per_agent": _handle,
     "complaints_by_grade": _complaints,
     "top_entries": _entries,
+    "tickets_per_team": _teams,
 }

@@ -229,9 +229,13 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 
     start, end = period(args, default_days=7)
     assert start is not None and end is not None
+    from bot.handoff import load_calendar, load_teams
+
+    teams = load_teams(settings.handoff_teams or None, load_calendar(settings.handoff_calendar or None))
     engine = _engine(settings)
     try:
-        report = compute_report(engine, start, end, idle_timeout=settings.records_idle_timeout, top=args.top)
+        report = compute_report(engine, start, end, idle_timeout=settings.records_idle_timeout, top=args.top,
+                                default_team=teams.default, team_names={t.team_id: t.name for t in teams})
     finally:
         engine.dispose()
     if args.json:
@@ -290,6 +294,11 @@ def print_report(report: dict[str, Any]) -> None:
            for d in report["per_day"]])
     table("handle time per agent (seconds)", ["agent", "enquiries", "median", "mean", "total"],
           [[a["agent"], a["enquiries"], a["median"], a["mean"], a["total"]] for a in report["handle_per_agent"]])
+    table("per team", ["team", "waits", "wait median", "wait p95", "handle median", "tickets opened", "answered",
+                       "overdue", "ratings", "average"],
+          [[t["name"], t["wait"]["count"], t["wait"]["median"], t["wait"]["p95"], t["handle"]["median"],
+            t["tickets"]["opened"], t["tickets"]["answered"], t["tickets"]["overdue"], t["satisfaction"]["count"],
+            t["satisfaction"]["average"]] for t in report["per_team"]])
     table("overdue tickets", ["ticket", "enquiry", "agent", "due", "answered", "late (h)"],
           [[t["ticket_id"], t["enquiry_id"], t["agent"], t["due_at"], t["answered_at"] or "not yet", t["late_hours"]]
            for t in report["overdue_tickets"]["items"]])

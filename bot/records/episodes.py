@@ -62,11 +62,11 @@ log = logging.getLogger("patentdesk.records")
 KINDS = ("exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer")
 FOLLOW_UP_KINDS = frozenset({"rating", "feedback", "notice", "ticket_answer"})
 FOLLOW_UP_DECISIONS = frozenset({"rating", "feedback"})
-OPEN_STEPS = frozenset({"queued", "assigned", "transferred", "reclaimed"})
-STEPS = OPEN_STEPS | {"left", "ticket", "handed_back", "closed"}
+OPEN_STEPS = frozenset({"queued", "assigned", "transferred", "reclaimed", "team_transferred"})
+STEPS = OPEN_STEPS | {"left", "ticket", "handed_back", "closed", "ticket_transfer"}
 # exchange decisions whose texts come from the desk, not the bot (when the event has no `who`)
 SYSTEM_DECISIONS = frozenset({"to_queue", "to_agent", "handoff_left", "leave_prompt", "ticket", "rating", "feedback",
-                              "handoff_unavailable"})
+                              "handoff_unavailable", "leave_confirm"})
 UNHAPPY = 4  # 不满意: flagged for follow-up
 HANDOFF_STALE = timedelta(hours=24)
 MAX_KEY = 190  # event_key column is 200; replies append "#n"
@@ -233,7 +233,7 @@ class Applier:
 
     def find(self, ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(the enquiry to join or None, an open enquiry the event leaves behind)."""
-        if ev.kind == "ticket_answer":
+        if ev.kind == "ticket_answer" or (ev.kind == "handoff" and ev.data.get("step") == "ticket_transfer"):
             held = self._one(select(enquiries).where(enquiries.c.ticket_id == ev.data["ticket_id"])
                              .order_by(enquiries.c.id.desc()))
             if held is not None:
@@ -352,6 +352,7 @@ class Applier:
             enq["ticket_answered_at"] = ev.at
         enq["ticket_id"] = enq["ticket_id"] or ev.data["ticket_id"]
         enq["agent"] = _opt_str(ev.data.get("agent")) or enq["agent"]
+        enq["ticket_team"] = _opt_str(ev.data.get("team")) or enq["ticket_team"]
 
     def _on_rating(self, ev: Event, enq: dict[str, Any]) -> None:
         rating = int(ev.data["rating"])
@@ -367,8 +368,14 @@ class Applier:
         step = d["step"]
         agent = _opt_str(d.get("agent"))
         self._event(enq, ev, step=step, agent=agent)
+        team = _opt_str(d.get("team"))
+        if step == "ticket_transfer":  # a left message passed to another team; the handoff is unchanged
+            enq["ticket_team"] = team or enq["ticket_team"]
+            return
         enq["handoff_state"] = step
         enq["conv_id"] = _opt_str(d.get("conv_id")) or enq["conv_id"]
+        if team and step in ("queued", "assigned", "team_transferred", "ticket"):
+            enq["team"] = team
         if step == "queued":
             reason = _opt_str(d.get("reason")) or "request"
             enq.update(handed_off=True, queued_at=ev.at,
@@ -379,14 +386,15 @@ class Applier:
                 waited = max((ev.at - utc(enq["queued_at"])).total_seconds(), 0.0)
             enq.update(assigned_at=ev.at, agent=agent or enq["agent"], handed_off=True,
                        wait_seconds=(enq["wait_seconds"] or 0.0) + (waited or 0.0))
-        elif step == "transferred":
+        elif step in ("transferred", "team_transferred"):
             enq["agent"] = agent or enq["agent"]
         elif step == "left":
             enq["left_at"] = ev.at
         elif step == "ticket":
             due = d.get("due_at")
             enq.update(ticket_id=_opt_str(d.get("ticket_id")) or enq["ticket_id"],
-                       ticket_due_at=parse_time(due) if due else enq["ticket_due_at"])
+                       ticket_due_at=parse_time(due) if due else enq["ticket_due_at"],
+                       ticket_team=team or enq["ticket_team"])
         elif step in ("closed", "handed_back"):
             handled = _opt_float(d.get("handle_seconds"))
             if handled is None and enq["assigned_at"] is not None:

@@ -27,6 +27,11 @@ Definitions, so that the figures can be checked by hand:
   `enquiries` names up to 5 enquiries they came from, newest first (the console shows
   the conversation, and an agent drafts an entry from it).
 - `top_entries`: knowledge entries by the number of answers given from them.
+- `per_team`: per team (the team of the enquiry's last handoff; the left message's own
+  team for its ticket figures; enquiries recorded before teams count under the default
+  team), over the enquiries handed off: `wait` (median, p95) and `handle` (median, mean)
+  as above, `tickets` opened / answered / overdue (overdue as in `overdue_tickets`), and
+  `satisfaction` (ratings after an agent: count, average).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import math
 import re
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -149,13 +155,46 @@ def _entries(msgs: list[Any], feedback: list[Any], top: int) -> list[dict[str, A
     return rows[:top]
 
 
+def _per_team(rows: list[dict[str, Any]], overdue_ids: set[str], default_team: str,
+              names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The per-team figures (module docstring); teams with no handoff in the period are
+    listed with zeros when named, so a quiet team shows as quiet rather than missing."""
+    teams: dict[str, dict[str, list[Any]]] = {t: defaultdict(list) for t in names}
+    for r in rows:
+        if r["handed_off"]:
+            team = teams.setdefault(r.get("team") or default_team, defaultdict(list))
+            if r["assigned_at"] is not None and r["wait_seconds"] is not None:
+                team["waits"].append(float(r["wait_seconds"]))
+            if r["agent"] and r["handle_seconds"] is not None:
+                team["handles"].append(float(r["handle_seconds"]))
+            if r["rating"] is not None and r["rating_after"] == "agent":
+                team["ratings"].append(int(r["rating"]))
+        if r["ticket_id"]:
+            ticket_team = teams.setdefault(r.get("ticket_team") or r.get("team") or default_team, defaultdict(list))
+            ticket_team["opened"].append(r["ticket_id"])
+            if r["ticket_answered_at"] is not None:
+                ticket_team["answered"].append(r["ticket_id"])
+            if r["ticket_id"] in overdue_ids:
+                ticket_team["overdue"].append(r["ticket_id"])
+    return [{"team": t, "name": names.get(t, t),
+             "wait": {"count": len(f["waits"]), "median": median(f["waits"]), "p95": p95(f["waits"])},
+             "handle": {"count": len(f["handles"]), "median": median(f["handles"]),
+                        "mean": round(statistics.fmean(f["handles"]), 3) if f["handles"] else None},
+             "tickets": {"opened": len(f["opened"]), "answered": len(f["answered"]), "overdue": len(f["overdue"])},
+             "satisfaction": {"count": len(f["ratings"]),
+                              "average": round(statistics.fmean(f["ratings"]), 3) if f["ratings"] else None}}
+            for t, f in teams.items()]
+
+
 def compute_report(engine: Engine, start: date | datetime, end: date | datetime, now: datetime | None = None,
-                   idle_timeout: float = 1800.0, top: int = 10) -> dict[str, Any]:
+                   idle_timeout: float = 1800.0, top: int = 10, default_team: str = "business",
+                   team_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every figure of the service report for enquiries started in [start, end), as a
     JSON-serialisable dict (the module docstring defines each figure). It only reads the
     database; being synchronous SQL, an aiohttp handler runs it in an executor.
     `now` (default: the current time) decides which quiet enquiries count as finished
-    and which tickets are overdue."""
+    and which tickets are overdue. `team_names`: the configured teams (id -> name), listed
+    in `per_team` even without handoffs; `default_team` takes enquiries from before teams."""
     start_at, end_at = as_datetime(start), as_datetime(end)
     now = utc(now or datetime.now(UTC))
     idle = timedelta(seconds=idle_timeout)
@@ -226,6 +265,7 @@ def compute_report(engine: Engine, start: date | datetime, end: date | datetime,
         },
         "complaints": {"total": len(complaints), "by_grade": {g: grades[g] for g in (*GRADES, "ungraded")}},
         "overdue_tickets": {"tickets": len(tickets), "overdue": len(overdue), "items": overdue},
+        "per_team": _per_team(rows, {t["ticket_id"] for t in overdue}, default_team, team_names or {}),
         "knowledge_gaps": _gaps(msgs, feedback, top),
         "top_entries": _entries(msgs, feedback, top),
     }

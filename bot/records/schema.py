@@ -73,6 +73,8 @@ enquiries = Table(
     Column("rating_after", String(8), nullable=True),  # agent | bot
     Column("follow_up", Boolean, nullable=False, default=False),  # an unhappy rating: someone calls back
     Column("anonymised_at", DateTime(timezone=True), nullable=True),
+    Column("team", String(32), nullable=True, index=True),  # the team of the last handoff (NULL: default team)
+    Column("ticket_team", String(32), nullable=True),  # the team the left message was for last
     Index(None, "channel", "user", "started_at"),
 )
 

@@ -7,7 +7,7 @@
 (() => {
   const base = new URL(".", location.href);
   const $ = (id) => document.getElementById(id);
-  const WHO = { user: "用户", bot: "机器人", agent: "客服", system: "系统" };
+  const WHO = { user: "用户", bot: "机器人", agent: "客服", system: "系统", note: "转交说明" };
   const DECISIONS = {
     answer: "已回答", clarify: "澄清", handoff: "转人工", fallback: "未能回答",
     smalltalk: "闲聊", out_of_scope: "超出范围",
@@ -120,7 +120,7 @@
       const head = el("div", "row");
       head.append(el("span", "pos", "#" + item.position), el("span", "user", item.user));
       const badge = el("span", "badge reason-" + item.reason, item.reason_label);
-      head.append(badge);
+      head.append(badge, el("span", "badge team", item.team_name));
       const wait = el("span", "wait", "已等待 " + duration(item.waited));
       wait.dataset.waited = String(item.waited);
       const summary = el("div", "summary", item.summary);
@@ -185,7 +185,8 @@
         (current && current.id === ticket.ticket_id ? " selected" : ""));
       li.dataset.ticketId = ticket.ticket_id;
       const head = el("div", "row");
-      head.append(el("span", "user", "留言 " + ticket.ticket_id), el("span", "due", "应答期限 " + clock(ticket.due_at)));
+      head.append(el("span", "user", "留言 " + ticket.ticket_id), el("span", "badge team", ticket.team_name),
+        el("span", "due", "应答期限 " + clock(ticket.due_at)));
       if (ticket.overdue) head.append(el("span", "badge overdue-flag", "已超期"));
       li.append(head, el("div", "summary", ticket.message));
       li.addEventListener("click", () => openTicket(ticket.ticket_id));
@@ -223,6 +224,23 @@
     select.value = chosen;
   }
 
+  function renderTeams() {
+    $("me-teams").textContent = snap.me.teams && snap.me.teams.length ? "团队：" + snap.me.teams.join("、") : "";
+    for (const id of ["team-to", "ticket-team-to"]) {
+      const select = $(id);
+      const chosen = select.value;
+      select.replaceChildren(option("", "请选择团队"), ...snap.teams.map((t) => option(t.team_id, t.name)));
+      select.value = chosen;
+    }
+    // escalation: the overdue left messages of the teams this viewer supervises
+    const overdue = snap.overdue || [];
+    $("overdue").hidden = overdue.length === 0;
+    $("overdue-text").textContent = overdue.length
+      ? "有 " + overdue.length + " 条留言已超过答复期限，请尽快安排处理：" +
+        overdue.map((t) => t.team_name + " 留言 " + t.ticket_id).join("、")
+      : "";
+  }
+
   function onSnapshot(data) {
     snap = data;
     snapAt = Date.now() / 1000;
@@ -232,6 +250,7 @@
     renderAgents();
     renderTickets();
     renderTransferTargets();
+    renderTeams();
     if (current && current.kind === "conv") updateConversationHead();
     if (current && current.kind === "ticket" && !snap.tickets.some((t) => t.ticket_id === current.id)) {
       closePane();
@@ -277,7 +296,7 @@
   function updateConversationHead(conv) {
     conv = conv || findConversation(current.id);
     if (!conv) return;
-    $("conv-title").textContent = conv.user + " · " + conv.reason_label;
+    $("conv-title").textContent = conv.user + " · " + conv.reason_label + " · " + conv.team_name;
     const parts = [];
     if (conv.state === "waiting") parts.push("等待中");
     if (conv.state === "assigned") parts.push("接待客服：" + (conv.agent_name || conv.agent));
@@ -315,6 +334,7 @@
         draft.rel = "noopener";
         head.append(draft);
       }
+      if (line.who === "note" && line.decision) li.append(el("div", "entry", line.decision));
       if (line.who === "bot" && (line.entry_id || line.decision)) {
         const bits = [];
         if (line.decision) bits.push(DECISIONS[line.decision] || line.decision);
@@ -360,6 +380,21 @@
     if (data) notice("已转接给 " + (data.conversation.agent_name || to) + "。", "info");
   }
 
+  async function transferTeam() {
+    const team = $("team-to").value;
+    const note = $("team-note").value.trim();
+    if (!team || !note) {
+      notice("请选择要转交的团队，并填写转交说明。", "warn");
+      return;
+    }
+    const path = "api/conversations/" + encodeURIComponent(current.id) + "/transfer-team";
+    const data = await api("POST", path, { team, note });
+    if (!data) return;
+    $("team-note").value = "";
+    notice("已转交给“" + data.conversation.team_name + "”团队，转交说明已随对话记录一起转交。", "info");
+    closePane();
+  }
+
   async function handBack() {
     const data = await api("POST", "api/conversations/" + encodeURIComponent(current.id) + "/hand-back", {});
     if (!data) return;
@@ -393,14 +428,41 @@
       (ticket.overdue ? " · 已超期" : "");
     $("ticket-meta").classList.toggle("overdue", ticket.overdue);
     $("ticket-message").textContent = ticket.message;
+    $("ticket-title").textContent += " · " + ticket.team_name;
+    const context = $("ticket-context");
+    context.replaceChildren(...ticket.context.map((line) => {
+      const li = el("li", "line " + line.who);
+      const head = el("div", "head");
+      head.append(el("span", "who", WHO[line.who] || line.who), el("span", "time", clock(line.at)));
+      li.append(head, el("div", "text", line.text));
+      return li;
+    }));
+    $("ticket-context-box").hidden = ticket.context.length === 0;
+    $("ticket-notes").replaceChildren(...ticket.notes.map((n) =>
+      el("li", "item note", n.from + " → " + n.to + "（" + n.by + "）：" + n.note)));
     renderTickets();
+  }
+
+  async function transferTicket() {
+    const team = $("ticket-team-to").value;
+    const note = $("ticket-team-note").value.trim();
+    if (!team || !note) {
+      notice("请选择要转交的团队，并填写转交说明。", "warn");
+      return;
+    }
+    const data = await api("POST", "api/tickets/" + encodeURIComponent(current.id) + "/transfer", { team, note });
+    if (!data) return;
+    $("ticket-team-note").value = "";
+    notice("留言已转交给“" + data.ticket.team_name + "”团队。", "info");
+    closePane();
   }
 
   async function answerTicket() {
     const box = $("ticket-answer");
     const text = box.value.trim();
     if (!text || !current || current.kind !== "ticket") return;
-    const data = await api("POST", "api/tickets/" + encodeURIComponent(current.id) + "/answer", { text });
+    const resolution = $("ticket-resolution").value || "resolved";
+    const data = await api("POST", "api/tickets/" + encodeURIComponent(current.id) + "/answer", { text, resolution });
     if (!data) return;
     box.value = "";
     notice("答复已发送给用户。", "info");
@@ -554,6 +616,7 @@
     const presence = $("presence");
     presence.replaceChildren(...me.presences.map((p) => option(p.value, p.label)));
     $("close-outcome").replaceChildren(...me.outcomes.map((o) => option(o.value, o.label)));
+    $("ticket-resolution").replaceChildren(...me.resolutions.map((r) => option(r.value, r.label)));
     $("close-category").replaceChildren(option("", "（不选）"), ...me.categories.map((c) => option(c, c)));
     $("close-grade").replaceChildren(option("", "非投诉"),
       ...me.grades.map((g) => option(g.value, g.value + " " + g.label)));
@@ -575,6 +638,8 @@
   $("hand-back").addEventListener("click", handBack);
   $("close").addEventListener("click", closeConversation);
   $("ticket-send").addEventListener("click", answerTicket);
+  $("team-transfer").addEventListener("click", transferTeam);
+  $("ticket-transfer").addEventListener("click", transferTicket);
   $("canned-q").addEventListener("input", () => {
     clearTimeout(cannedTimer);
     cannedTimer = setTimeout(searchCanned, 250);

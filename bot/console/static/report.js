@@ -14,6 +14,7 @@
     ["handle_time_per_agent", "坐席平均处理时长"],
     ["complaints_by_grade", "投诉等级分布"],
     ["top_entries", "最常用知识条目"],
+    ["tickets_per_team", "各团队留言工单"],
   ];
   const RESOLVED = { bot: "机器人", agent: "人工", ticket: "留言", abandoned: "放弃", open: "进行中" };
   const GRADES = { A: "A 轻微", B: "B 一般", C: "C 严重", D: "D 特别严重", ungraded: "未定级" };
@@ -96,6 +97,9 @@
     $("overdue-detail").textContent = "留言共 " + r.overdue_tickets.tickets + " 条";
 
     fill("per-day", r.per_day.map((d) => [d.day, d.enquiries, d.bot, d.agent, d.ticket, d.abandoned, d.open]), 7);
+    fill("teams", r.per_team.map((t) => [t.name, t.wait.count, duration(t.wait.median), duration(t.wait.p95),
+      duration(t.handle.median), t.tickets.opened, t.tickets.answered, t.tickets.overdue,
+      t.satisfaction.count ? t.satisfaction.average + "（" + t.satisfaction.count + " 条）" : "—"]), 9);
     fill("handle", r.handle_per_agent.map((a) => [a.agent, a.enquiries, duration(a.median), duration(a.mean),
       duration(a.total)]), 5);
     const s = r.satisfaction;
