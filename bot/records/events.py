@@ -47,6 +47,7 @@ class Exchange(_Base):
     conv_id: NotRequired[str | None]  # set while the user is in the handoff queue or with an agent
     who: NotRequired[str | None]  # who said texts_out: bot (default) | agent | system (queue, rating thanks)
     agent: NotRequired[str | None]  # the agent, when who is agent
+    scene: NotRequired[str | None]  # the QR code's scene on a subscribe or scan (WeChat)
 
 
 class AgentMessage(_Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -13,8 +13,8 @@ from bot.wechat.errors import MalformedMessage
 MAX_FIELDS = 64
 
 
-def parse_fields(body: bytes | str) -> dict[str, str]:
-    """Flat <xml><Name>value</Name>...</xml> into a dict; anything else is MalformedMessage."""
+def parse_root(body: bytes | str) -> Element:
+    """The <xml> root of a safely parsed document; anything else is MalformedMessage."""
     if not body or not body.strip():
         raise MalformedMessage("empty body")
     try:
@@ -25,6 +25,18 @@ def parse_fields(body: bytes | str) -> dict[str, str]:
         raise MalformedMessage(f"not well-formed XML: {exc}") from exc
     if root.tag != "xml":
         raise MalformedMessage(f"root element is <{root.tag}>, expected <xml>")
+    if len(root) > MAX_FIELDS:
+        raise MalformedMessage("too many fields")
+    return root
+
+
+def parse_fields(body: bytes | str) -> dict[str, str]:
+    """Flat <xml><Name>value</Name>...</xml> into a dict; anything else is MalformedMessage."""
+    return fields_of(parse_root(body))
+
+
+def fields_of(root: Element) -> dict[str, str]:
+    """The root's children as name -> text (a nested element: its text run, see `nested`)."""
     children = list(root)
     if len(children) > MAX_FIELDS:
         raise MalformedMessage("too many fields")
@@ -36,6 +48,11 @@ def parse_fields(body: bytes | str) -> dict[str, str]:
         else:
             fields[child.tag] = (child.text or "").strip() if child.tag != "Content" else child.text or ""
     return fields
+
+
+def nested(element: Element) -> dict[str, str]:
+    """A nested block's leaf children as name -> stripped text (ScanCodeInfo, SendLocationInfo)."""
+    return {child.tag: (child.text or "").strip() for child in element if not len(child)}
 
 
 # What XML 1.0 cannot carry at all, not even in CDATA: control characters (an agent's
