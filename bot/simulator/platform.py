@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.wechat.menu import check_payload
 from bot.wechat.replies import TEXT_LIMIT_BYTES
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,15 @@ ERRMSG: dict[int, str] = {
     40003: "invalid openid",
     40008: "invalid message type",
     40013: "invalid appid",
+    40016: "invalid button size",
+    40017: "invalid button type",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
+    40023: "invalid sub button size",
+    40025: "invalid sub button name size",
+    40055: "invalid button url domain",
     40125: "invalid appsecret",
+    40164: "invalid ip, not in whitelist",
     41002: "appid missing",
     41004: "appsecret missing",
     42001: "access_token expired",
@@ -49,6 +58,7 @@ ERRMSG: dict[int, str] = {
     45002: "content size out of limit",
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit",
+    46003: "menu no exist",
     47001: "data format error",
 }
 
@@ -161,8 +171,13 @@ class Platform:
         token_grace: float = TOKEN_GRACE,
         window: float = WINDOW_SECONDS,
         custom_quota: int = CUSTOM_QUOTA,
+        menu: dict[str, Any] | None = None,
+        ip_whitelist: tuple[str, ...] | None = None,
     ) -> None:
         self.appid = appid
+        self.initial_menu = menu
+        # None: any caller may fetch a token; else only these addresses (the account's IP whitelist)
+        self.ip_whitelist = ip_whitelist
         self.appsecret = appsecret
         self.clock = clock or SimClock()
         self.token_ttl = token_ttl
@@ -180,6 +195,7 @@ class Platform:
         self.faults = Faults()
         self.counters: Counter[str] = Counter()
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=200)
+        self.menu: dict[str, Any] | None = self.initial_menu
         self._entry_seq = 0
         # MsgIds look like the platform's: 64-bit, about 19 digits, increasing
         self._msg_id = 6_000_000_000_000_000_000 + secrets.randbelow(10**17)
@@ -252,9 +268,11 @@ class Platform:
 
     # -- access tokens ------------------------------------------------------------------
 
-    def issue_token(self, grant_type: str, appid: str, secret: str) -> dict[str, Any]:
+    def issue_token(self, grant_type: str, appid: str, secret: str, caller_ip: str = "127.0.0.1") -> dict[str, Any]:
         """GET /cgi-bin/token: a new token; the previous ones keep working for the grace period."""
         try:
+            if self.ip_whitelist is not None and caller_ip not in self.ip_whitelist:
+                raise PlatformError(40164, f"invalid ip {caller_ip} ipv6 ::ffff:{caller_ip}, not in whitelist")
             if grant_type != "client_credential":
                 raise PlatformError(40002)
             if not appid:
@@ -346,6 +364,59 @@ class Platform:
         self.counters["api.custom_send.ok"] += 1
         self.show(touser, "custom", content, kf_account=kf_account if isinstance(kf_account, str) else None)
         return {"errcode": 0, "errmsg": "ok"}
+
+    # -- the custom menu ------------------------------------------------------------------
+
+    def _json_body(self, body: bytes) -> Any:
+        if not body.strip():
+            raise PlatformError(44002)
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PlatformError(47001) from exc
+
+    def menu_create(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/menu/create: replaces the whole menu, or says which rule it breaks."""
+        try:
+            self.check_token(access_token)
+            payload = self._json_body(body)
+            problems = check_payload(payload)
+            if problems:
+                raise PlatformError(problems[0][0])
+        except PlatformError as exc:
+            self.counters[f"api.menu_create.{exc.errcode}"] += 1
+            raise
+        self.menu = {"button": payload["button"]}
+        self.counters["api.menu_create.ok"] += 1
+        self._emit_all({"type": "menu", "menu": self.menu_items()})
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def menu_get(self, access_token: str) -> dict[str, Any]:
+        """GET /cgi-bin/menu/get: {"menu": {"button": [...]}} (sub_button always present), or 46003."""
+        self.check_token(access_token)
+        if self.menu is None:
+            raise PlatformError(46003)
+        buttons = [{**b, "sub_button": list(b.get("sub_button") or [])} for b in self.menu["button"]]
+        return {"menu": {"button": buttons}}
+
+    def menu_delete(self, access_token: str) -> dict[str, Any]:
+        self.check_token(access_token)
+        self.menu = None
+        self._emit_all({"type": "menu", "menu": []})
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def menu_items(self) -> list[dict[str, str]]:
+        """The menu as the chat page draws it: one entry per clickable button, with its group."""
+        items = []
+        for button in (self.menu or {}).get("button", []):
+            for sub in button.get("sub_button") or [button]:
+                items.append({"key": sub.get("key", ""), "label": sub.get("name", ""), "type": sub.get("type", ""),
+                              "group": button.get("name", "") if button.get("sub_button") else ""})
+        return items
+
+    def _emit_all(self, event: dict[str, Any]) -> None:
+        for openid in list(self.users):
+            self._emit(openid, event)
 
     # -- faults and statistics ----------------------------------------------------------
 

@@ -29,7 +29,6 @@ from yarl import URL
 from bot.config import Settings
 from bot.simulator.delivery import Deliverer, UserAction
 from bot.simulator.platform import ACCOUNT_NAME, OPENID_RE, Platform, PlatformError
-from bot.wechat.menu import MENU
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +137,7 @@ async def config(request: web.Request) -> web.Response:
     return web.json_response({
         "account_id": platform.account_id,
         "account_name": ACCOUNT_NAME,
-        "menu": [{"key": item.key, "label": item.label} for item in MENU],
+        "menu": platform.menu_items(),
         "mode": deliverer.mode,
         "gateway_url": deliverer.url,
     })
@@ -162,7 +161,8 @@ async def token(request: web.Request) -> web.Response:
     platform = request.app[PLATFORM]
     q = request.query
     try:
-        body = platform.issue_token(q.get("grant_type", ""), q.get("appid", ""), q.get("secret", ""))
+        body = platform.issue_token(q.get("grant_type", ""), q.get("appid", ""), q.get("secret", ""),
+                                    caller_ip=request.remote or "")
     except PlatformError as exc:
         log.info("api token appid=%s -> errcode %d", q.get("appid", ""), exc.errcode)
         return web.json_response(exc.to_json())
@@ -183,6 +183,42 @@ async def custom_send(request: web.Request) -> web.Response:
         return web.json_response(exc.to_json())
     log.info("api custom/send -> ok (%d bytes)", len(body))
     return web.json_response(result)
+
+
+def _api_json(request: web.Request, name: str, call: Callable[[], dict[str, Any]]) -> web.Response:
+    """Run one platform call: its JSON, or its errcode as the real API answers (HTTP 200)."""
+    try:
+        result = call()
+    except PlatformError as exc:
+        log.info("api %s -> errcode %d %s", name, exc.errcode, exc.errmsg)
+        return web.json_response(exc.to_json())
+    log.info("api %s -> ok", name)
+    return web.json_response(result)
+
+
+@routes.post("/cgi-bin/menu/create")
+async def menu_create(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "menu_create")) is not None:
+        return down
+    body = await request.read()
+    token = request.query.get("access_token", "")
+    return _api_json(request, "menu/create", lambda: request.app[PLATFORM].menu_create(token, body))
+
+
+@routes.get("/cgi-bin/menu/get")
+async def menu_get(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "menu_get")) is not None:
+        return down
+    token = request.query.get("access_token", "")
+    return _api_json(request, "menu/get", lambda: request.app[PLATFORM].menu_get(token))
+
+
+@routes.get("/cgi-bin/menu/delete")
+async def menu_delete(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "menu_delete")) is not None:
+        return down
+    token = request.query.get("access_token", "")
+    return _api_json(request, "menu/delete", lambda: request.app[PLATFORM].menu_delete(token))
 
 
 # -- test and demo controls --------------------------------------------------------------
@@ -265,6 +301,27 @@ async def faults(request: web.Request) -> web.Response:
     return web.json_response(state)
 
 
+@routes.post("/sim/account")
+@tool_only
+async def account(request: web.Request) -> web.Response:
+    """Configure the account as an operator might have (wrongly): IP whitelist, AppSecret."""
+    data = await _json(request)
+    if not isinstance(data, dict):
+        return _error(400, "expected a JSON object")
+    platform = request.app[PLATFORM]
+    if "ip_whitelist" in data:
+        ips = data["ip_whitelist"]
+        if ips is not None and (not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips)):
+            return _error(400, "ip_whitelist must be a list of addresses or null")
+        platform.ip_whitelist = tuple(ips) if ips is not None else None
+    if "appsecret" in data:
+        if not isinstance(data["appsecret"], str) or not data["appsecret"]:
+            return _error(400, "appsecret must be a non-empty string")
+        platform.appsecret = data["appsecret"]
+    log.info("account now: ip_whitelist=%s", platform.ip_whitelist)
+    return web.json_response({"ip_whitelist": platform.ip_whitelist, "menu": platform.menu})
+
+
 @routes.post("/sim/reset")
 @tool_only
 async def reset(request: web.Request) -> web.Response:
@@ -291,7 +348,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     peer = Peer(openid, ws)
     peer.queue.put_nowait({
         "type": "hello", "openid": openid, "nickname": user.nickname, "subscribed": user.subscribed,
-        "account_name": ACCOUNT_NAME, "menu": [{"key": i.key, "label": i.label} for i in MENU],
+        "account_name": ACCOUNT_NAME, "menu": platform.menu_items(),
         "chat": platform.chat(openid),
     })
     registry.add(peer)

@@ -123,8 +123,14 @@
   }
 
   function renderMenu(items) {
+    // the menu the platform holds (menu/create), one button per clickable item
     menuItems.replaceChildren();
+    if (items.length === 0) menuItems.append(el("span", "menu-empty", "（公众号尚未设置菜单）"));
+    let group = null;
     for (const item of items) {
+      if (item.type && item.type !== "click") continue;
+      if (item.group && item.group !== group) menuItems.append(el("span", "menu-group", item.group));
+      group = item.group;
       const button = el("button", "", item.label);
       button.type = "button";
       button.dataset.key = item.key;
@@ -145,6 +151,9 @@
 
   function onEvent(event) {
     switch (event.type) {
+      case "menu":
+        renderMenu(event.menu);
+        break;
       case "hello":
         chat.replaceChildren();
         seen.clear();

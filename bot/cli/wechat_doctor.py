@@ -1,0 +1,126 @@
+"""`patentdesk doctor --wechat`: is this official account's live configuration right?
+
+Checks what goes wrong on day one, each failure explained in Chinese and English with
+where to fix it: the access_token fetch (AppId, AppSecret, the IP whitelist), the
+EncodingAESKey's shape, whether the server URL answers the platform's signed
+verification (token and reachability), and whether the platform's menu is ours.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import aiohttp
+
+from bot.cli.doctor import Finding
+from bot.config import Settings
+from bot.gateway.wechat_api import PlatformUnavailable, WeChatAPI
+from bot.wechat import menu as menu_table
+from bot.wechat.crypto import aes_key
+from bot.wechat.errors import APIError
+from bot.wechat.signature import sign
+
+# errcode -> (what it means, what to do), each in Chinese / English
+EXPLAIN: dict[int, tuple[str, str]] = {
+    40164: ("调用接口的 IP 不在公众号的 IP 白名单中 / the calling IP is not on the account's IP whitelist",
+            "在公众平台“设置与开发 › 基本配置 › IP白名单”中加入本服务器的出口 IP / add this server's outgoing IP "
+            "under Settings & Development › Basic configuration › IP whitelist"),
+    40125: ("AppSecret 不正确 / the AppSecret is wrong",
+            "在“基本配置”中核对或重置 AppSecret，填入 WECHAT_APPSECRET / check or reset the AppSecret in Basic "
+            "configuration and set WECHAT_APPSECRET"),
+    40013: ("AppId 不正确 / the AppId is wrong",
+            "把“基本配置”中的开发者ID(AppID)填入 WECHAT_APPID / set WECHAT_APPID to the account's AppID"),
+    40001: ("access_token 无效（可能被其他程序刷新）/ the access_token is invalid (perhaps refreshed elsewhere)",
+            "确保只有本系统获取 access_token / let only this system fetch access tokens"),
+    46003: ("公众号尚未设置菜单 / the account has no menu",
+            "运行 patentdesk wechat menu push / run `patentdesk wechat menu push`"),
+    48001: ("公众号没有该接口的权限（需认证的服务号）/ the account lacks this API (needs a verified service account)",
+            "在公众平台“接口权限”中查看 / see Interface permissions on the platform"),
+}
+
+
+def explain(exc: Exception) -> str:
+    """A platform error as one line a person can act on, in Chinese and English."""
+    if isinstance(exc, APIError):
+        meaning, fix = EXPLAIN.get(exc.errcode, (f"平台返回错误 / the platform answered: {exc.errmsg}", ""))
+        return f"errcode {exc.errcode}: {meaning}" + (f"；处理 / fix: {fix}" if fix else "")
+    return f"无法连接微信接口 / the platform's API cannot be reached: {exc}"
+
+
+async def check_token(api: WeChatAPI) -> Finding:
+    try:
+        await api._fetch_token()  # a fresh fetch, not a cached token: this checks the credentials now
+    except APIError as exc:
+        meaning, fix = EXPLAIN.get(exc.errcode, (exc.errmsg, "见公众平台文档 / see the platform's documentation"))
+        return Finding("wechat token", False, f"errcode {exc.errcode}: {meaning}", fix)
+    except PlatformUnavailable as exc:
+        return Finding("wechat token", False, f"无法连接微信接口 / cannot reach the API at {api.base_url}: {exc}",
+                       "检查 WECHAT_API_BASE 与网络 / check WECHAT_API_BASE and the network")
+    return Finding("wechat token", True, "access_token 获取成功 / access_token fetched")
+
+
+def check_aes_key(settings: Settings) -> Finding:
+    key = settings.wechat_aes_key
+    try:
+        aes_key(key)
+    except ValueError as exc:
+        return Finding("wechat aes key", False,
+                       f"EncodingAESKey 格式不对（{len(key)} 个字符）/ EncodingAESKey is malformed: {exc}",
+                       "从“基本配置 › 服务器配置”复制 43 位 EncodingAESKey 填入 WECHAT_AES_KEY / copy the "
+                       "43-character EncodingAESKey from Server configuration into WECHAT_AES_KEY")
+    mode = settings.wechat_encrypt_mode
+    return Finding("wechat aes key", True, f"43 个字符，可解出 32 字节密钥 / 43 characters, a 32-byte key ({mode} mode)")
+
+
+async def check_server_url(settings: Settings, http: aiohttp.ClientSession) -> Finding:
+    """The GET the platform makes when the server URL is saved: signed, must echo `echostr`."""
+    url = settings.wechat_webhook_url
+    ts, nonce, echostr = str(int(time.time())), str(secrets.randbelow(10**9)), str(secrets.randbelow(10**18))
+    query = {"signature": sign(settings.wechat_token, ts, nonce), "timestamp": ts, "nonce": nonce, "echostr": echostr}
+    fix_reach = ("确认网关在运行，且服务器地址(URL)指向 https://<域名>/wechat / make sure the gateway runs and the "
+                 "server URL points at https://<host>/wechat")
+    try:
+        async with http.get(url, params=query, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            status, body = resp.status, await resp.text(errors="replace")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Finding("wechat server url", False, f"{url} 无法访问 / unreachable ({type(exc).__name__})", fix_reach)
+    if status == 403:
+        return Finding("wechat server url", False, f"{url} 拒绝了签名（Token 不一致）/ rejected the signature: "
+                       "the token differs", "让公众平台“服务器配置”的令牌(Token)与 WECHAT_TOKEN 相同 / make the "
+                       "platform's Token equal WECHAT_TOKEN")
+    if status != 200 or body != echostr:
+        return Finding("wechat server url", False, f"{url} 未原样返回 echostr（HTTP {status}）/ did not echo "
+                       f"echostr (HTTP {status})", fix_reach)
+    return Finding("wechat server url", True, f"{url} 通过签名校验 / answers the signed verification")
+
+
+async def check_menu(api: WeChatAPI) -> Finding:
+    try:
+        held = await api.menu_get()
+    except (APIError, PlatformUnavailable) as exc:
+        return Finding("wechat menu", False, explain(exc), "先解决 token 问题 / fix the token first")
+    fix = "运行 patentdesk wechat menu push / run `patentdesk wechat menu push`"
+    if held is None:
+        return Finding("wechat menu", False, EXPLAIN[46003][0], fix)
+    changes = menu_table.diff(menu_table.menu_payload(), held)
+    if changes:
+        return Finding("wechat menu", False, "平台菜单与本地菜单表不同 / the platform's menu differs from ours: "
+                       + "; ".join(changes[:6]), fix)
+    return Finding("wechat menu", True, "平台菜单与本地一致 / the platform's menu matches ours")
+
+
+async def check_wechat(settings: Settings) -> list[Finding]:
+    from bot.cli.wechat import platform_api
+
+    findings = [check_aes_key(settings)]
+    async with platform_api(settings) as api:
+        token = await check_token(api)
+        findings.append(token)
+        findings.append(await check_server_url(settings, api.session))
+        if token.ok:
+            findings.append(await check_menu(api))
+        else:
+            findings.append(Finding("wechat menu", False, "未检查：没有 access_token / not checked: no access_token",
+                                    "先解决 token 问题 / fix the token first"))
+    return findings

@@ -1,0 +1,162 @@
+"""The official account on the platform: our menu pushed and compared through the API, and
+`patentdesk doctor --wechat` against a simulator configured wrongly in each way it can be.
+
+Real HTTP on loopback: the simulator plays the platform, the gateway answers the server-URL
+verification, the token cache is a real Redis."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
+
+from bot.cli.wechat import menu_diff, menu_push, menu_show
+from bot.cli.wechat_doctor import check_wechat
+from bot.config import Settings
+from bot.simulator import create_app as create_simulator
+from bot.wechat.menu import MENU, menu_payload
+from tests.gateway_kit import gateway_settings, running_gateway
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@dataclass
+class Account:
+    settings: Settings
+    sim: TestServer
+    http: aiohttp.ClientSession
+
+    async def control(self, path: str, body: dict[str, Any]) -> Any:
+        async with self.http.post(str(self.sim.make_url(path)), json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+    async def api(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A call as any API client makes it, with a fresh token."""
+        s = self.settings
+        async with self.http.get(str(self.sim.make_url("/cgi-bin/token")), params={
+                "grant_type": "client_credential", "appid": s.wechat_appid, "secret": s.wechat_appsecret}) as resp:
+            token = (await resp.json())["access_token"]
+        url = str(self.sim.make_url(path))
+        call = self.http.post(url, params={"access_token": token}, json=body) if body is not None else \
+            self.http.get(url, params={"access_token": token})
+        async with call as resp:
+            return await resp.json()
+
+
+@contextlib.asynccontextmanager
+async def account(tmp_path: Path, redis_url: str, menu: Any = None, gateway: bool = False) -> AsyncIterator[Account]:
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.flushall()  # no token cached by an earlier test's account
+    finally:
+        await client.close()
+    settings = gateway_settings(tmp_path, redis_url, "http://127.0.0.1:9")
+    sim = TestServer(create_simulator(settings, menu=menu), host="127.0.0.1", port=settings.wechat_sim_port)
+    await sim.start_server()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            if gateway:
+                await stack.enter_async_context(running_gateway(settings))
+            http = await stack.enter_async_context(aiohttp.ClientSession())
+            yield Account(settings, sim, http)
+    finally:
+        await sim.close()
+
+
+async def test_menu_push_creates_our_menu_and_diff_agrees(tmp_path, redis_server) -> None:
+    async with account(tmp_path, redis_server.url) as acc:
+        code, lines = await menu_show(acc.settings)
+        assert code == 0 and "no menu" in lines[-1]
+        code, lines = await menu_diff(acc.settings)
+        assert code == 1 and sum(line.strip().startswith("+ ") for line in lines) == len(MENU)
+        code, lines = await menu_push(acc.settings)
+        assert code == 0, lines
+        held = (await acc.api("/cgi-bin/menu/get"))["menu"]
+        assert [b["name"] for b in held["button"]] == ["常见问题", "人工服务"]
+        assert [s["key"] for s in held["button"][0]["sub_button"]] == [i.key for i in MENU if i.group == "常见问题"]
+        assert (await menu_diff(acc.settings))[0] == 0
+        # the chat page draws the menu the platform holds
+        async with acc.http.get(str(acc.sim.make_url("/sim/config"))) as resp:
+            page_menu = (await resp.json())["menu"]
+        assert [(i["key"], i["group"]) for i in page_menu] == [(i.key, i.group) for i in MENU]
+
+
+async def test_diff_names_what_someone_changed_by_hand(tmp_path, redis_server) -> None:
+    hand_made = menu_payload()
+    hand_made["button"][0]["sub_button"][1] = {"type": "click", "name": "年费", "key": "ANNUAL"}
+    hand_made["button"].append({"type": "view", "name": "官网", "url": "https://www.cnipa.gov.cn/"})
+    async with account(tmp_path, redis_server.url, menu=hand_made) as acc:
+        code, lines = await menu_diff(acc.settings)
+        assert code == 1
+        body = "\n".join(lines)
+        assert "- 常见问题 › 年费  [click ANNUAL]" in body and "- 官网  [view https://www.cnipa.gov.cn/]" in body
+        assert "+ 常见问题 › 年费缴纳  [click FAQ_ANNUAL_FEE]" in body
+        await menu_push(acc.settings)
+        assert (await menu_diff(acc.settings))[0] == 0
+
+
+async def test_platform_refuses_a_menu_that_breaks_its_rules(tmp_path, redis_server) -> None:
+    async with account(tmp_path, redis_server.url) as acc:
+        too_many = {"button": [{"type": "click", "name": f"项{i}", "key": f"K{i}"} for i in range(4)]}
+        assert (await acc.api("/cgi-bin/menu/create", too_many))["errcode"] == 40016
+        long_name = {"button": [{"type": "click", "name": "这是一个过长的菜单名称", "key": "K"}]}
+        assert (await acc.api("/cgi-bin/menu/create", long_name))["errcode"] == 40018
+        six_subs = {"button": [{"name": "组", "sub_button": [{"type": "click", "name": f"子{i}", "key": f"K{i}"}
+                                                             for i in range(6)]}]}
+        assert (await acc.api("/cgi-bin/menu/create", six_subs))["errcode"] == 40023
+        assert (await acc.api("/cgi-bin/menu/get"))["errcode"] == 46003  # nothing was kept
+        assert (await acc.api("/cgi-bin/menu/create", menu_payload()))["errcode"] == 0
+        assert (await acc.api("/cgi-bin/menu/delete"))["errcode"] == 0
+        assert (await acc.api("/cgi-bin/menu/get"))["errcode"] == 46003
+
+
+def _findings(findings: list) -> dict[str, Any]:
+    return {f.name: f for f in findings}
+
+
+async def test_doctor_passes_a_right_configuration(tmp_path, redis_server) -> None:
+    async with account(tmp_path, redis_server.url, menu="ours", gateway=True) as acc:
+        found = _findings(await check_wechat(acc.settings))
+        assert all(f.ok for f in found.values()), found
+        assert set(found) == {"wechat token", "wechat aes key", "wechat server url", "wechat menu"}
+
+
+async def test_doctor_explains_each_wrong_configuration(tmp_path, redis_server) -> None:
+    async with account(tmp_path, redis_server.url, menu=None, gateway=True) as acc:
+        # the menu was never pushed
+        found = _findings(await check_wechat(acc.settings))
+        assert found["wechat token"].ok and not found["wechat menu"].ok
+        assert "menu push" in found["wechat menu"].fix and "尚未设置菜单" in found["wechat menu"].detail
+        # this server's IP is not on the whitelist
+        await acc.control("/sim/account", {"ip_whitelist": ["203.0.113.7"]})
+        found = _findings(await check_wechat(acc.settings))
+        token = found["wechat token"]
+        assert not token.ok and "40164" in token.detail and "白名单" in token.detail and "whitelist" in token.fix
+        assert not found["wechat menu"].ok and "token" in found["wechat menu"].detail
+        await acc.control("/sim/account", {"ip_whitelist": None})
+        # the secret was reset on the platform
+        await acc.control("/sim/account", {"appsecret": "a-secret-reset-by-someone-else"})
+        token = _findings(await check_wechat(acc.settings))["wechat token"]
+        assert not token.ok and "40125" in token.detail and "AppSecret" in token.detail
+    # an EncodingAESKey pasted with a character missing; a token differing from the server's
+    async with account(tmp_path, redis_server.url, menu="ours", gateway=True) as acc:
+        wrong = replace(acc.settings, wechat_aes_key=acc.settings.wechat_aes_key[:-1], wechat_token="not-the-token")
+        found = _findings(await check_wechat(wrong))
+        assert not found["wechat aes key"].ok and "42" in found["wechat aes key"].detail
+        url = found["wechat server url"]
+        assert not url.ok and "Token" in url.fix and "签名" in url.detail
+        assert found["wechat token"].ok and found["wechat menu"].ok
+
+
+async def test_doctor_when_the_server_url_does_not_answer(tmp_path, redis_server) -> None:
+    async with account(tmp_path, redis_server.url, menu="ours", gateway=False) as acc:
+        url = _findings(await check_wechat(acc.settings))["wechat server url"]
+        assert not url.ok and "unreachable" in url.detail and "/wechat" in url.fix
