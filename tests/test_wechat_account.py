@@ -6,9 +6,11 @@ verification, the token cache is a real Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from bot.cli.wechat import menu_diff, menu_push, menu_show
+from bot.cli.wechat import menu_diff, menu_push, menu_show, qrcode
 from bot.cli.wechat_doctor import check_wechat
 from bot.config import Settings
 from bot.simulator import create_app as create_simulator
@@ -160,3 +162,92 @@ async def test_doctor_when_the_server_url_does_not_answer(tmp_path, redis_server
     async with account(tmp_path, redis_server.url, menu="ours", gateway=False) as acc:
         url = _findings(await check_wechat(acc.settings))["wechat server url"]
         assert not url.ok and "unreachable" in url.detail and "/wechat" in url.fix
+
+
+# -- scenes ---------------------------------------------------------------------------------
+
+async def _send(acc: Account, **body: Any) -> dict[str, Any]:
+    async with acc.http.post(str(acc.sim.make_url("/sim/send")), json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+async def _inbox(acc: Account, openid: str) -> list[dict[str, Any]]:
+    async with acc.http.get(str(acc.sim.make_url(f"/sim/inbox/{openid}"))) as resp:
+        return await resp.json()
+
+
+async def test_qrcode_command_makes_a_permanent_scene_code_and_its_picture(tmp_path, redis_server) -> None:
+    async with account(tmp_path, redis_server.url) as acc:
+        code, lines = await qrcode(acc.settings, "hall", out_dir=tmp_path / "codes")
+        assert code == 0, lines
+        picture = (tmp_path / "codes" / "hall.png").read_bytes()
+        assert picture.startswith(b"\x89PNG\r\n\x1a\n")
+        show = next(line.split("show:", 1)[1].strip() for line in lines if "show:" in line)
+        async with acc.http.get(show) as resp:  # the simulator's showqrcode: the same picture
+            assert resp.status == 200 and resp.content_type == "image/png"
+            assert await resp.read() == picture
+        again_code, again = await qrcode(acc.settings, "hall", out_dir=tmp_path / "codes")
+        assert again_code == 0 and [line for line in again if "url:" in line] == [line for line in lines if "url:" in line]
+        code, lines = await qrcode(acc.settings, "no spaces allowed")
+        assert code == 1 and "invalid scene" in lines[0]
+        code, lines = await qrcode(acc.settings, "not_in_the_file", out_dir=tmp_path / "codes")
+        assert code == 0 and "general greeting" in lines[0]
+        # the platform's own checks of a qrcode/create body
+        assert (await acc.api("/cgi-bin/qrcode/create", {"action_name": "QR_LIMIT_STR_SCENE",
+                                                          "action_info": {"scene": {"scene_str": ""}}}))["errcode"] == 40053
+        assert (await acc.api("/cgi-bin/qrcode/create", {"action_name": "QR_LIMIT_SCENE",
+                                                          "action_info": {"scene": {"scene_id": 100001}}}))["errcode"] == 40053
+        assert (await acc.api("/cgi-bin/qrcode/create", {"action_name": "QR_FOREVER"}))["errcode"] == 40097
+
+
+async def test_scene_subscribe_and_scan_welcome_once_and_the_record_carries_the_scene(tmp_path, redis_server) -> None:
+    from sqlalchemy import select
+
+    from bot.records.report import compute_report
+    from bot.records.schema import enquiries
+    from bot.records.store import make_engine
+    from bot.wechat.menu import TOPICS
+
+    hall = "您好，欢迎来到业务受理大厅！"
+    async with account(tmp_path, redis_server.url, menu="ours", gateway=True) as acc:
+        code, lines = await qrcode(acc.settings, "hall", out_dir=tmp_path)
+        ticket = next(line for line in lines if "show:" in line).split("ticket=", 1)[1]
+        from urllib.parse import unquote
+        ticket = unquote(ticket)
+        # someone who does not follow the account yet scans the poster: a follow through the code
+        report = await _send(acc, openid="o_scene_new", type="scan", ticket=ticket)
+        assert report["type"] == "subscribe" and report["outcome"] == "passive", report
+        first = await _inbox(acc, "o_scene_new")
+        assert TOPICS[0] in first[0]["text"] and hall in first[0]["text"], first
+        # scanning again (now a follower: a SCAN event) gets a short greeting, not the welcome again
+        report = await _send(acc, openid="o_scene_new", type="scan", ticket=ticket)
+        again = await _inbox(acc, "o_scene_new")
+        assert report["type"] == "scan" and len(again) == 2 and hall not in again[1]["text"] and "欢迎回来" in again[1]["text"]
+        # a follower's first scan of the code: the scene's welcome through SCAN
+        await _send(acc, openid="o_scene_follower", type="subscribe")
+        await _send(acc, openid="o_scene_follower", type="scan", ticket=ticket)
+        seen = await _inbox(acc, "o_scene_follower")
+        assert hall in seen[-1]["text"] and TOPICS[0] not in seen[-1]["text"]
+        # an unknown ticket is refused by the simulator, as a camera would find nothing
+        async with acc.http.post(str(acc.sim.make_url("/sim/send")),
+                                 json={"openid": "o_x", "type": "scan", "ticket": "nope"}) as resp:
+            assert resp.status == 400
+        engine = make_engine(acc.settings.database_url)
+        try:
+            rows: list = []
+            for _ in range(100):
+                try:
+                    with engine.connect() as conn:
+                        rows = conn.execute(select(enquiries.c.user, enquiries.c.scene)).all()
+                except Exception:  # not migrated yet
+                    rows = []
+                if len(rows) >= 2 and all(r.scene for r in rows):
+                    break
+                await asyncio.sleep(0.1)
+            assert sorted(r.scene for r in rows) == ["hall", "hall"], rows
+            today = datetime.now(UTC)
+            figures = compute_report(engine, today - timedelta(days=1), today + timedelta(days=1))
+            assert figures["enquiries"]["by_scene"] == {"hall": 2}
+        finally:
+            engine.dispose()

@@ -9,38 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import aiohttp
-import redis.asyncio as aioredis
-
+from bot.cli.wechat_platform import explain, platform_api
 from bot.config import Settings
-from bot.gateway.wechat_api import PlatformUnavailable, WeChatAPI
+from bot.gateway.account import AccountFileError, load_account
+from bot.gateway.wechat_api import PlatformUnavailable
 from bot.wechat import menu as menu_table
 from bot.wechat.errors import APIError
+from bot.wechat.qrcode import permanent_str_scene
+from bot.wechat.qrcode import png as qr_png
 
 Result = tuple[int, list[str]]
-
-
-@contextlib.asynccontextmanager
-async def platform_api(settings: Settings) -> AsyncIterator[WeChatAPI]:
-    """The gateway's own API client (shared token in Redis when Redis is up, else its own)."""
-    redis = aioredis.from_url(settings.effective_redis_url, socket_timeout=2, socket_connect_timeout=1)
-    async with aiohttp.ClientSession() as http:
-        try:
-            yield WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret,
-                            attempts=2, backoff=0.2)
-        finally:
-            await redis.close()
-
-
-def explain_api_error(exc: Exception) -> str:
-    """One line in Chinese and English for what the platform said (see `wechat_doctor`)."""
-    from bot.cli.wechat_doctor import explain
-
-    return explain(exc)
 
 
 async def menu_show(settings: Settings) -> Result:
@@ -48,7 +31,7 @@ async def menu_show(settings: Settings) -> Result:
         async with platform_api(settings) as api:
             held = await api.menu_get()
     except (APIError, PlatformUnavailable) as exc:
-        return 1, [explain_api_error(exc)]
+        return 1, [explain(exc)]
     return 0, ["平台上的菜单 / menu on the platform:", *("  " + line for line in menu_table.render(held))]
 
 
@@ -58,7 +41,7 @@ async def menu_diff(settings: Settings) -> Result:
         async with platform_api(settings) as api:
             held = await api.menu_get()
     except (APIError, PlatformUnavailable) as exc:
-        return 1, [explain_api_error(exc)]
+        return 1, [explain(exc)]
     changes = menu_table.diff(menu_table.menu_payload(), held)
     if not changes:
         return 0, ["平台菜单与本地菜单表一致 / the platform's menu matches ours"]
@@ -77,11 +60,47 @@ async def menu_push(settings: Settings) -> Result:
             await api.menu_create(payload)
             held = await api.menu_get()
     except (APIError, PlatformUnavailable) as exc:
-        return 1, [explain_api_error(exc)]
+        return 1, [explain(exc)]
     changes = menu_table.diff(payload, held)
     if changes:
         return 1, ["已提交，但平台返回的菜单与本地不同 / pushed, but the platform holds another menu:", *changes]
     return 0, ["菜单已创建 / menu created:", *("  " + line for line in menu_table.render(held))]
+
+
+def showqrcode_url(settings: Settings, ticket: str) -> str:
+    """Where the platform shows a ticket's picture (mp.weixin.qq.com for the real API)."""
+    base = settings.wechat_api_base
+    if base.rstrip("/").endswith("api.weixin.qq.com"):
+        base = "https://mp.weixin.qq.com"
+    return f"{base.rstrip('/')}/cgi-bin/showqrcode?ticket={quote(ticket, safe='')}"
+
+
+async def qrcode(settings: Settings, scene: str, out_dir: Path | None = None) -> Result:
+    """A permanent QR code for `scene` (QR_LIMIT_STR_SCENE), its picture saved as PNG."""
+    try:
+        body = permanent_str_scene(scene)
+    except ValueError as exc:
+        return 1, [f"场景值无效 / invalid scene: {exc}"]
+    try:
+        scenes = load_account(settings.wechat_account_file or None).scenes
+    except AccountFileError as exc:
+        return 1, [f"公众号数据文件有误 / account file: {exc}"]
+    lines = []
+    if scene not in scenes:
+        lines.append(f"注意：{scene} 不在 WECHAT_ACCOUNT_FILE 的 scenes 中，扫码只会得到通用问候 / note: {scene} is not "
+                     "among the account file's scenes; a scan gets the general greeting only")
+    try:
+        async with platform_api(settings) as api:
+            made = await api.qrcode_create(body)
+    except (APIError, PlatformUnavailable) as exc:
+        return 1, [*lines, explain(exc)]
+    folder = out_dir or settings.var_dir / "qrcodes"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{scene}.png"
+    path.write_bytes(qr_png(str(made["url"])))
+    name = scenes[scene].name if scene in scenes else scene
+    return 0, [*lines, f"二维码已生成 / QR code created: {name} ({scene})", f"  picture: {path}",
+               f"  url:     {made['url']}", f"  show:    {showqrcode_url(settings, str(made['ticket']))}"]
 
 
 def _run(verb: Callable[[Settings], Coroutine[Any, Any, Result]], settings_fn: Callable[[], Settings]) -> int:
@@ -98,3 +117,7 @@ def register(sub: argparse._SubParsersAction, settings_fn: Callable[[], Settings
     m.add_argument("action", choices=("show", "diff", "push"))
     verbs = {"show": menu_show, "diff": menu_diff, "push": menu_push}
     m.set_defaults(func=lambda args: _run(verbs[args.action], settings_fn))
+    q = wsub.add_parser("qrcode", help="create a permanent QR code carrying SCENE; saves its picture under var/qrcodes/")
+    q.add_argument("scene", help="scene value, e.g. a service window (see WECHAT_ACCOUNT_FILE)")
+    q.add_argument("--out", type=Path, help="folder for the PNG (default <var>/qrcodes)")
+    q.set_defaults(func=lambda args: _run(lambda s: qrcode(s, args.scene, args.out), settings_fn))

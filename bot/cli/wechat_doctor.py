@@ -14,38 +14,13 @@ import time
 import aiohttp
 
 from bot.cli.doctor import Finding
+from bot.cli.wechat_platform import EXPLAIN, explain, platform_api
 from bot.config import Settings
 from bot.gateway.wechat_api import PlatformUnavailable, WeChatAPI
 from bot.wechat import menu as menu_table
 from bot.wechat.crypto import aes_key
 from bot.wechat.errors import APIError
 from bot.wechat.signature import sign
-
-# errcode -> (what it means, what to do), each in Chinese / English
-EXPLAIN: dict[int, tuple[str, str]] = {
-    40164: ("调用接口的 IP 不在公众号的 IP 白名单中 / the calling IP is not on the account's IP whitelist",
-            "在公众平台“设置与开发 › 基本配置 › IP白名单”中加入本服务器的出口 IP / add this server's outgoing IP "
-            "under Settings & Development › Basic configuration › IP whitelist"),
-    40125: ("AppSecret 不正确 / the AppSecret is wrong",
-            "在“基本配置”中核对或重置 AppSecret，填入 WECHAT_APPSECRET / check or reset the AppSecret in Basic "
-            "configuration and set WECHAT_APPSECRET"),
-    40013: ("AppId 不正确 / the AppId is wrong",
-            "把“基本配置”中的开发者ID(AppID)填入 WECHAT_APPID / set WECHAT_APPID to the account's AppID"),
-    40001: ("access_token 无效（可能被其他程序刷新）/ the access_token is invalid (perhaps refreshed elsewhere)",
-            "确保只有本系统获取 access_token / let only this system fetch access tokens"),
-    46003: ("公众号尚未设置菜单 / the account has no menu",
-            "运行 patentdesk wechat menu push / run `patentdesk wechat menu push`"),
-    48001: ("公众号没有该接口的权限（需认证的服务号）/ the account lacks this API (needs a verified service account)",
-            "在公众平台“接口权限”中查看 / see Interface permissions on the platform"),
-}
-
-
-def explain(exc: Exception) -> str:
-    """A platform error as one line a person can act on, in Chinese and English."""
-    if isinstance(exc, APIError):
-        meaning, fix = EXPLAIN.get(exc.errcode, (f"平台返回错误 / the platform answered: {exc.errmsg}", ""))
-        return f"errcode {exc.errcode}: {meaning}" + (f"；处理 / fix: {fix}" if fix else "")
-    return f"无法连接微信接口 / the platform's API cannot be reached: {exc}"
 
 
 async def check_token(api: WeChatAPI) -> Finding:
@@ -111,8 +86,6 @@ async def check_menu(api: WeChatAPI) -> Finding:
 
 
 async def check_wechat(settings: Settings) -> list[Finding]:
-    from bot.cli.wechat import platform_api
-
     findings = [check_aes_key(settings)]
     async with platform_api(settings) as api:
         token = await check_token(api)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.console.app import mount_console
+from bot.gateway.account import load_account
 from bot.gateway.appkeys import (
     ASSISTANT,
     ENGINE,
@@ -37,6 +38,7 @@ from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
 from bot.gateway.rasa_turn import RasaTurn
 from bot.gateway.router import Router
+from bot.gateway.scenes import SceneGreeter
 from bot.gateway.state import StateStore
 from bot.gateway.upkeep import HandoffUpkeep
 from bot.gateway.webchat import WebChat
@@ -79,7 +81,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
         turns = RasaTurn(rasa)
-        router = Router(StateStore(redis, queue.keys), handlers_for(flow, turns), flow.conv_id_for, flow.clock)
+        account = load_account(settings.wechat_account_file or None)
+        router = Router(StateStore(redis, queue.keys), handlers_for(flow, turns), flow.conv_id_for, flow.clock,
+                        scenes=SceneGreeter(redis, account.scenes))
         assistant = Assistant(turns, router, buffer, flow.transcripts, settings.pseudonym_key)
         # parsing the knowledge base takes ~0.2 s: not on the event loop
         categories = await asyncio.get_running_loop().run_in_executor(None, entry_categories, knowledge_dir(settings))

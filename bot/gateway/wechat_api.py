@@ -151,3 +151,8 @@ class WeChatAPI:
 
     async def menu_delete(self) -> None:
         await self.call("GET", "/cgi-bin/menu/delete")
+
+    # --- QR codes ---------------------------------------------------------------------
+    async def qrcode_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """{"ticket", "url"[, "expire_seconds"]} of a new (or, permanent, the same) code."""
+        return await self.call("POST", "/cgi-bin/qrcode/create", body)

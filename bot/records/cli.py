@@ -262,6 +262,7 @@ def print_report(report: dict[str, Any]) -> None:
     for name, value in (
         ("enquiries", f"{e['total']} ({e['finished']} finished; " + ", ".join(
             f"{k} {v}" for k, v in e["by_channel"].items()) + ")"),
+        ("by scene", ", ".join(f"{k} {v}" for k, v in e.get("by_scene", {}).items()) or "-"),
         ("resolved by", ", ".join(f"{k} {v}" for k, v in rb.items())),
         ("bot resolution rate", _pct(report["bot_resolution_rate"])),
         ("handoff rate", _pct(report["handoff_rate"])),

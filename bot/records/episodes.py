@@ -323,7 +323,8 @@ class Applier:
             self._message(enq, ev, f"{ev.key}#{i}", replied, "out", who, str(out), msg_type="text", path=path,
                           decision=decision, entry_id=_opt_str(d.get("entry_id")),
                           confidence=_opt_float(d.get("confidence")), candidates=_candidates(d.get("candidates")),
-                          latency_ms=int(latency) if isinstance(latency, int | float) else None, reply_to=ev.key)
+                          latency_ms=int(latency) if isinstance(latency, int | float) else None, reply_to=ev.key,
+                          delivered_via="passive" if path == "passive" or path == "passive+async" and i == 1 else None)
         if decision == "answer" and who == "bot":
             enq["bot_answered_at"] = max(ev.at, utc(enq["bot_answered_at"])) if enq["bot_answered_at"] else ev.at
             entry = _opt_str(d.get("entry_id"))
@@ -331,6 +332,8 @@ class Applier:
                 enq["category"] = self.categories[entry]
         if enq["conv_id"] is None and _opt_str(d.get("conv_id")):
             enq["conv_id"] = d["conv_id"]
+        if enq.get("scene") is None and _opt_str(d.get("scene")):
+            enq["scene"] = str(d["scene"])[:64]  # where the user came from: the first scene seen in the episode
 
     def _on_agent_message(self, ev: Event, enq: dict[str, Any]) -> None:
         agent = _opt_str(ev.data.get("agent"))

@@ -73,6 +73,7 @@ enquiries = Table(
     Column("rating_after", String(8), nullable=True),  # agent | bot
     Column("follow_up", Boolean, nullable=False, default=False),  # an unhappy rating: someone calls back
     Column("anonymised_at", DateTime(timezone=True), nullable=True),
+    Column("scene", String(64), nullable=True, index=True),  # the QR code the user came through (WeChat)
     Index(None, "channel", "user", "started_at"),
 )
 
@@ -97,6 +98,9 @@ messages = Table(
     Column("agent", String(40), nullable=True),
     Column("latency_ms", Integer, nullable=True),
     Column("reply_to", String(200), nullable=True),  # replies: event_key of the user message answered
+    # what reached the user: passive | custom (customer-service message) | notice (subscription
+    # notice, past the 48-hour window) | refused (the platform took neither); NULL: not known yet
+    Column("delivered_via", String(8), nullable=True),
 )
 
 enquiry_events = Table(

@@ -59,6 +59,8 @@ ERRMSG: dict[int, str] = {
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit",
     46003: "menu no exist",
+    40053: "invalid action info, please check document",
+    40097: "invalid args",
     47001: "data format error",
 }
 
@@ -147,6 +149,22 @@ class Token:
 
 
 @dataclass
+class QRCode:
+    """A QR code the account made (qrcode/create): scanning it follows (qrscene_X) or SCANs (X)."""
+
+    ticket: str
+    scene: str
+    url: str
+    permanent: bool
+    expires_at: float | None
+
+
+QR_ACTIONS = {"QR_SCENE": (False, "scene_id"), "QR_STR_SCENE": (False, "scene_str"),
+              "QR_LIMIT_SCENE": (True, "scene_id"), "QR_LIMIT_STR_SCENE": (True, "scene_str")}
+QR_MAX_EXPIRE = 30 * 86400
+
+
+@dataclass
 class Faults:
     api_errors: deque[int] = field(default_factory=deque)
     api_down: bool = False
@@ -196,6 +214,7 @@ class Platform:
         self.counters: Counter[str] = Counter()
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=200)
         self.menu: dict[str, Any] | None = self.initial_menu
+        self.qrcodes: dict[str, QRCode] = {}
         self._entry_seq = 0
         # MsgIds look like the platform's: 64-bit, about 19 digits, increasing
         self._msg_id = 6_000_000_000_000_000_000 + secrets.randbelow(10**17)
@@ -388,7 +407,7 @@ class Platform:
             raise
         self.menu = {"button": payload["button"]}
         self.counters["api.menu_create.ok"] += 1
-        self._emit_all({"type": "menu", "menu": self.menu_items()})
+        self.broadcast({"type": "menu", "menu": self.menu_items()})
         return {"errcode": 0, "errmsg": "ok"}
 
     def menu_get(self, access_token: str) -> dict[str, Any]:
@@ -402,7 +421,7 @@ class Platform:
     def menu_delete(self, access_token: str) -> dict[str, Any]:
         self.check_token(access_token)
         self.menu = None
-        self._emit_all({"type": "menu", "menu": []})
+        self.broadcast({"type": "menu", "menu": []})
         return {"errcode": 0, "errmsg": "ok"}
 
     def menu_items(self) -> list[dict[str, str]]:
@@ -414,7 +433,54 @@ class Platform:
                               "group": button.get("name", "") if button.get("sub_button") else ""})
         return items
 
-    def _emit_all(self, event: dict[str, Any]) -> None:
+    # -- QR codes with a scene ------------------------------------------------------------
+
+    def qrcode_create(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/qrcode/create: a temporary or permanent code carrying a scene value."""
+        try:
+            self.check_token(access_token)
+            payload = self._json_body(body)
+            action = payload.get("action_name") if isinstance(payload, dict) else None
+            if action not in QR_ACTIONS:
+                raise PlatformError(40097)
+            permanent, kind = QR_ACTIONS[action]
+            info = payload.get("action_info")
+            scene_info = info.get("scene") if isinstance(info, dict) else None
+            value = scene_info.get(kind) if isinstance(scene_info, dict) else None
+            if kind == "scene_str":
+                if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                    raise PlatformError(40053)
+            elif isinstance(value, bool) or not isinstance(value, int) or not (
+                    1 <= value <= 100_000 if permanent else 1 <= value <= 2**32 - 1):
+                raise PlatformError(40053)
+            expire = payload.get("expire_seconds", 60) if not permanent else None
+            if expire is not None and (not isinstance(expire, int) or not 1 <= expire):
+                raise PlatformError(40097)
+        except PlatformError as exc:
+            self.counters[f"api.qrcode_create.{exc.errcode}"] += 1
+            raise
+        scene = str(value)
+        for code in self.qrcodes.values():  # a permanent code for a scene is always the same code
+            if permanent and code.permanent and code.scene == scene:
+                return {"ticket": code.ticket, "url": code.url}
+        ticket = secrets.token_urlsafe(72)
+        url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(18)}"
+        expires = None if expire is None else self.clock.now() + min(expire, QR_MAX_EXPIRE)
+        self.qrcodes[ticket] = QRCode(ticket, scene, url, permanent, expires)
+        self.counters["api.qrcode_create.ok"] += 1
+        body_out: dict[str, Any] = {"ticket": ticket, "url": url}
+        if expire is not None:
+            body_out["expire_seconds"] = min(int(expire), QR_MAX_EXPIRE)
+        return body_out
+
+    def qrcode_for(self, ticket: str) -> QRCode:
+        """The code a ticket names, if it exists and has not expired (ValueError otherwise)."""
+        code = self.qrcodes.get(ticket)
+        if code is None or (code.expires_at is not None and self.clock.now() >= code.expires_at):
+            raise ValueError("no such QR code (unknown or expired ticket)")
+        return code
+
+    def broadcast(self, event: dict[str, Any]) -> None:
         for openid in list(self.users):
             self._emit(openid, event)
 

@@ -29,6 +29,7 @@ from yarl import URL
 from bot.config import Settings
 from bot.simulator.delivery import Deliverer, UserAction
 from bot.simulator.platform import ACCOUNT_NAME, OPENID_RE, Platform, PlatformError
+from bot.wechat.qrcode import png as qr_png
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ async def config(request: web.Request) -> web.Response:
         "account_id": platform.account_id,
         "account_name": ACCOUNT_NAME,
         "menu": platform.menu_items(),
+        "qrcodes": qrcode_list(platform),
         "mode": deliverer.mode,
         "gateway_url": deliverer.url,
     })
@@ -219,6 +221,33 @@ async def menu_delete(request: web.Request) -> web.Response:
         return down
     token = request.query.get("access_token", "")
     return _api_json(request, "menu/delete", lambda: request.app[PLATFORM].menu_delete(token))
+
+
+@routes.post("/cgi-bin/qrcode/create")
+async def qrcode_create(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "qrcode_create")) is not None:
+        return down
+    body = await request.read()
+    token = request.query.get("access_token", "")
+    response = _api_json(request, "qrcode/create", lambda: request.app[PLATFORM].qrcode_create(token, body))
+    platform = request.app[PLATFORM]
+    platform.broadcast({"type": "qrcodes", "qrcodes": qrcode_list(platform)})
+    return response
+
+
+@routes.get("/cgi-bin/showqrcode")
+async def showqrcode(request: web.Request) -> web.Response:
+    """The code's picture (the real one lives on mp.weixin.qq.com; an unknown ticket is a 404)."""
+    try:
+        code = request.app[PLATFORM].qrcode_for(request.query.get("ticket", ""))
+    except ValueError:
+        return web.Response(status=404, text="ticket not found")
+    return web.Response(body=qr_png(code.url), content_type="image/png")
+
+
+def qrcode_list(platform: Platform) -> list[dict[str, Any]]:
+    """The codes the chat page offers to "scan" (its stand-in for pointing a camera at a poster)."""
+    return [{"ticket": c.ticket, "scene": c.scene, "permanent": c.permanent} for c in platform.qrcodes.values()]
 
 
 # -- test and demo controls --------------------------------------------------------------
@@ -349,7 +378,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     peer.queue.put_nowait({
         "type": "hello", "openid": openid, "nickname": user.nickname, "subscribed": user.subscribed,
         "account_name": ACCOUNT_NAME, "menu": platform.menu_items(),
-        "chat": platform.chat(openid),
+        "qrcodes": qrcode_list(platform), "chat": platform.chat(openid),
     })
     registry.add(peer)
     writer = asyncio.create_task(_pump(peer))

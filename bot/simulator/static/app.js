@@ -114,7 +114,8 @@
     followButton.classList.toggle("off", !value);
     input.disabled = !value;
     input.placeholder = value ? "输入你的问题" : "关注后才能发送消息";
-    for (const button of menuItems.querySelectorAll("button")) button.disabled = !value;
+    // scanning a code works for anyone: it is how a non-follower follows through a poster
+    for (const button of menuItems.querySelectorAll("button:not(.scan)")) button.disabled = !value;
     updateSendButton();
   }
 
@@ -122,8 +123,19 @@
     sendButton.disabled = !subscribed || input.value.trim() === "";
   }
 
+  let codes = [];
+
+  function renderCodes(list) {
+    codes = list;
+    renderMenu(menuShown);
+  }
+
+  let menuShown = [];
+
   function renderMenu(items) {
-    // the menu the platform holds (menu/create), one button per clickable item
+    // the menu the platform holds (menu/create), one button per clickable item, then the
+    // account's QR codes (qrcode/create): "scanning" one sends what the camera would
+    menuShown = items;
     menuItems.replaceChildren();
     if (items.length === 0) menuItems.append(el("span", "menu-empty", "（公众号尚未设置菜单）"));
     let group = null;
@@ -136,6 +148,15 @@
       button.dataset.key = item.key;
       button.disabled = !subscribed;
       button.addEventListener("click", () => send({ kind: "click", event_key: item.key }));
+      menuItems.append(button);
+    }
+    if (codes.length) menuItems.append(el("span", "menu-group", "扫一扫（模拟扫描公众号二维码）"));
+    for (const code of codes) {
+      const button = el("button", "scan", "扫码 · " + code.scene);
+      button.type = "button";
+      button.dataset.ticket = code.ticket;
+      button.title = "二维码图片：/cgi-bin/showqrcode?ticket=…";
+      button.addEventListener("click", () => send({ kind: "scan", ticket: code.ticket }));
       menuItems.append(button);
     }
   }
@@ -154,12 +175,16 @@
       case "menu":
         renderMenu(event.menu);
         break;
+      case "qrcodes":
+        renderCodes(event.qrcodes);
+        break;
       case "hello":
         chat.replaceChildren();
         seen.clear();
         lastTime = 0;
         $("account").textContent = event.account_name;
         document.title = "微信公众号模拟器 · " + event.account_name;
+        codes = event.qrcodes || [];
         renderMenu(event.menu);
         setSubscribed(event.subscribed);
         for (const entry of event.chat) render(entry);
