@@ -168,6 +168,20 @@ def rating_thanks(rating: int) -> str:
     return "感谢您的评价！祝您一切顺利，如还有问题，欢迎随时咨询。"
 
 
+NOTICE_TITLE = "您的咨询有了答复"
+NOTICE_PAGE_TITLE = "专利事务咨询 · 答复"
+NOTICE_PAGE_BACK = "如需继续咨询，请返回公众号直接发送消息，我们会尽快为您解答。"
+NOTICE_PAGE_GONE = "抱歉，这条答复已过期或不存在。如需帮助，请返回公众号直接发送消息。"
+SUBSCRIBE_PAGE = ("为了在 48 小时后仍能把答复送到您手中，请点击下方按钮并选择“允许”，"
+                  "我们只会在有答复时发送一次服务通知。")
+
+
+def notice_ask(url: str) -> str:
+    """Asks the user to allow one subscription notice (订阅通知) for a reply that may come late."""
+    return ("如果答复在 48 小时后才送达，微信可能无法直接推送给您。为确保您能及时收到，"
+            f"请打开以下链接并选择“允许”接收一次服务通知：{url}")
+
+
 FEEDBACK_HINT = "（这个回答对您有帮助吗？可回复“有用”或“没用”。）"
 FEEDBACK_THANKS = "感谢您的反馈，很高兴能帮到您！还有其他问题，欢迎继续问我。"
 RATING_REQUEST_BOT = ("方便的话，请您对本次咨询进行评价，回复数字即可：1 非常满意，2 满意，3 一般，4 不满意。"

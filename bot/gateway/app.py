@@ -21,6 +21,7 @@ from bot.gateway.appkeys import (
     ASSISTANT,
     ENGINE,
     FLOW,
+    NOTICES,
     ONCE,
     OUTBOX,
     RECORDS,
@@ -34,6 +35,8 @@ from bot.gateway.dedupe import Once
 from bot.gateway.delivery import Delivery
 from bot.gateway.handlers import handlers_for
 from bot.gateway.handoff_flow import HandoffFlow
+from bot.gateway.notice_view import delivery_reporter, notice_page, subscribe_page
+from bot.gateway.notices import Notices
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
 from bot.gateway.rasa_turn import RasaTurn
@@ -75,13 +78,16 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         buffer = RecordBuffer(redis, spool)
         once = Once(redis)
         api = WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
-        outbox = Outbox(redis, api, consumer=f"sender-{worker}")
+        account = load_account(settings.wechat_account_file or None)
+        notices = Notices(api, redis, account.notice, settings.gateway_public_url) if account.notice else None
+        outbox = Outbox(redis, api, consumer=f"sender-{worker}", notices=notices,
+                        report=delivery_reporter(buffer, settings.pseudonym_key))
         queue = HandoffQueue(redis, lease_seconds=settings.handoff_lease, avg_handle_seconds=settings.handoff_avg_handle,
                              calendar=load_calendar(settings.handoff_calendar or None))
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
         turns = RasaTurn(rasa)
-        account = load_account(settings.wechat_account_file or None)
+        flow.notices = notices
         router = Router(StateStore(redis, queue.keys), handlers_for(flow, turns), flow.conv_id_for, flow.clock,
                         scenes=SceneGreeter(redis, account.scenes))
         assistant = Assistant(turns, router, buffer, flow.transcripts, settings.pseudonym_key)
@@ -91,6 +97,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
                               categories=categories)
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
         app[ENGINE], app[RECORDS], app[FLOW], app[ONCE] = engine, buffer, flow, once
+        app[NOTICES] = notices
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
         app[WEBCHAT] = WebChat(assistant, once, delivery)
         upkeep = HandoffUpkeep(flow)
@@ -181,6 +188,20 @@ def create_app(settings: Settings) -> web.Application:
     async def chat_inbox(request: web.Request) -> web.Response:
         return await request.app[WEBCHAT].inbox(request)
 
+    async def subscribe_get(request: web.Request) -> web.Response:
+        notices = request.app[NOTICES]
+        if notices is None:
+            raise web.HTTPNotFound()
+        return await subscribe_page(notices)
+
+    async def notice_get(request: web.Request) -> web.Response:
+        notices = request.app[NOTICES]
+        if notices is None:
+            raise web.HTTPNotFound()
+        return await notice_page(notices, request.match_info["page_id"])
+
+    app.router.add_get("/wechat/subscribe", subscribe_get)
+    app.router.add_get("/wechat/notice/{page_id}", notice_get)
     app.router.add_get("/wechat", wechat_get)
     app.router.add_post("/wechat", wechat_post)
     app.router.add_post("/api/chat", chat_post)

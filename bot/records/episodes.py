@@ -59,8 +59,9 @@ from bot.records.schema import enquiries, enquiry_events, messages, rejected_eve
 
 log = logging.getLogger("patentdesk.records")
 
-KINDS = ("exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer")
-FOLLOW_UP_KINDS = frozenset({"rating", "feedback", "notice", "ticket_answer"})
+KINDS = ("exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer", "delivery")
+FOLLOW_UP_KINDS = frozenset({"rating", "feedback", "notice", "ticket_answer", "delivery"})
+VIAS = ("custom", "notice", "refused")
 FOLLOW_UP_DECISIONS = frozenset({"rating", "feedback"})
 OPEN_STEPS = frozenset({"queued", "assigned", "transferred", "reclaimed"})
 STEPS = OPEN_STEPS | {"left", "ticket", "handed_back", "closed"}
@@ -153,6 +154,8 @@ def normalise(raw: Any) -> Event:
         raise EventError(f"rating must be one of {sorted(RATINGS)}")
     if kind == "ticket_answer":
         _required(raw, "ticket_id")
+    if kind == "delivery" and raw.get("via") not in VIAS:
+        raise EventError(f"delivery via must be one of {', '.join(VIAS)}")
     return Event(kind, key, _required(raw, "channel"), _required(raw, "user"), parse_time(raw.get("at")), raw)
 
 
@@ -233,7 +236,7 @@ class Applier:
 
     def find(self, ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(the enquiry to join or None, an open enquiry the event leaves behind)."""
-        if ev.kind == "ticket_answer":
+        if ev.kind == "ticket_answer" or ev.kind == "delivery" and ev.data.get("ticket_id"):
             held = self._one(select(enquiries).where(enquiries.c.ticket_id == ev.data["ticket_id"])
                              .order_by(enquiries.c.id.desc()))
             if held is not None:
@@ -355,6 +358,19 @@ class Applier:
             enq["ticket_answered_at"] = ev.at
         enq["ticket_id"] = enq["ticket_id"] or ev.data["ticket_id"]
         enq["agent"] = _opt_str(ev.data.get("agent")) or enq["agent"]
+
+    def _on_delivery(self, ev: Event, enq: dict[str, Any]) -> None:
+        """What reached the user of a reply sent later (customer-service message, or the
+        subscription notice past the 48-hour window, or refused): marks its messages."""
+        via = str(ev.data["via"])
+        undecided = (messages.c.enquiry_id == enq["id"]) & (messages.c.direction == "out") & (
+            messages.c.delivered_via.is_(None))
+        if ev.data.get("ticket_id"):
+            target = undecided & (messages.c.msg_type == "ticket_answer")
+        else:
+            target = undecided & (messages.c.reply_to == str(ev.data.get("for_key") or ""))
+        self.conn.execute(update(messages).where(target).values(delivered_via=via))
+        self._event(enq, ev, step=via)
 
     def _on_rating(self, ev: Event, enq: dict[str, Any]) -> None:
         rating = int(ev.data["rating"])

@@ -60,6 +60,9 @@ ERRMSG: dict[int, str] = {
     45047: "out of response count limit",
     46003: "menu no exist",
     40053: "invalid action info, please check document",
+    40037: "invalid template_id",
+    43101: "user refuse to accept the msg",
+    47003: "argument invalid! data.thing1.value invalid",
     40097: "invalid args",
     47001: "data format error",
 }
@@ -109,7 +112,7 @@ class Entry:
     """One line of a user's chat: what they sent ("user") or what reached them."""
 
     id: int
-    via: str  # user | passive | custom | notice
+    via: str  # user | passive | custom | notice (the platform's apology) | subscription (订阅通知)
     text: str
     at: float
     kind: str = "text"  # for via=user: text, voice, image, subscribe, unsubscribe, click
@@ -163,6 +166,12 @@ QR_ACTIONS = {"QR_SCENE": (False, "scene_id"), "QR_STR_SCENE": (False, "scene_st
               "QR_LIMIT_SCENE": (True, "scene_id"), "QR_LIMIT_STR_SCENE": (True, "scene_str")}
 QR_MAX_EXPIRE = 30 * 86400
 
+# The demo account's subscription-notice templates (订阅通知 › 我的模板): id -> keywords.
+TEMPLATES: dict[str, tuple[str, ...]] = {"patentdesk_reply_notice": ("thing1", "thing2", "time3")}
+# What a keyword's value may be (the platform's limits per keyword kind).
+THING_MAX, PHRASE_MAX, STRING_MAX = 20, 5, 32
+TIME_RE = re.compile(r"^\d{4}[-年/]\d{1,2}[-月/]\d{1,2}日?( \d{1,2}:\d{2}(:\d{2})?)?$")
+
 
 @dataclass
 class Faults:
@@ -191,7 +200,9 @@ class Platform:
         custom_quota: int = CUSTOM_QUOTA,
         menu: dict[str, Any] | None = None,
         ip_whitelist: tuple[str, ...] | None = None,
+        templates: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        self.templates = dict(TEMPLATES if templates is None else templates)
         self.appid = appid
         self.initial_menu = menu
         # None: any caller may fetch a token; else only these addresses (the account's IP whitelist)
@@ -215,6 +226,8 @@ class Platform:
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=200)
         self.menu: dict[str, Any] | None = self.initial_menu
         self.qrcodes: dict[str, QRCode] = {}
+        # one-time subscriptions accepted and not used yet: (openid, template_id) -> count
+        self.subscriptions: Counter[tuple[str, str]] = Counter()
         self._entry_seq = 0
         # MsgIds look like the platform's: 64-bit, about 19 digits, increasing
         self._msg_id = 6_000_000_000_000_000_000 + secrets.randbelow(10**17)
@@ -480,6 +493,45 @@ class Platform:
             raise ValueError("no such QR code (unknown or expired ticket)")
         return code
 
+    # -- subscription notices (订阅通知) ---------------------------------------------------
+
+    def accept_notice(self, openid: str, template_id: str) -> None:
+        """The user tapped "允许" for a template: one notice of it may now be sent to them."""
+        if template_id not in self.templates:
+            raise ValueError("no such notice template on this account")
+        self.ensure_user(openid)
+        self.subscriptions[(openid, template_id)] += 1
+
+    def bizsend(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/message/subscribe/bizsend: one notice per accepted subscription,
+        every keyword of the template filled within its kind's limits; no 48-hour window."""
+        try:
+            self.check_token(access_token)
+            payload = self._json_body(body)
+            if not isinstance(payload, dict):
+                raise PlatformError(47001)
+            touser, template_id = payload.get("touser"), payload.get("template_id")
+            if not isinstance(touser, str) or touser not in self.users:
+                raise PlatformError(40003)
+            user = self.users[touser]
+            if not isinstance(template_id, str) or template_id not in self.templates:
+                raise PlatformError(40037)
+            data = payload.get("data")
+            values = _notice_values(self.templates[template_id], data)
+            page = payload.get("page", "")
+            if page and (not isinstance(page, str) or not page.startswith(("http://", "https://"))):
+                raise PlatformError(47003, "argument invalid! page invalid")
+            if not user.subscribed or self.subscriptions[(touser, template_id)] <= 0:
+                raise PlatformError(43101)
+        except PlatformError as exc:
+            self.counters[f"api.bizsend.{exc.errcode}"] += 1
+            raise
+        self.subscriptions[(touser, template_id)] -= 1
+        self.counters["api.bizsend.ok"] += 1
+        text = "\n".join(values) + (f"\n{page}" if page else "")
+        self.show(touser, "subscription", text)
+        return {"errcode": 0, "errmsg": "ok"}
+
     def broadcast(self, event: dict[str, Any]) -> None:
         for openid in list(self.users):
             self._emit(openid, event)
@@ -512,3 +564,20 @@ class Platform:
             "clock": {"now": round(now, 3), "offset": self.clock.offset},
             "faults": self.faults.to_json(),
         }
+
+
+def _notice_values(keywords: tuple[str, ...], data: Any) -> list[str]:
+    """The template's keyword values in order, or the 47003 the platform answers with."""
+    if not isinstance(data, dict):
+        raise PlatformError(47003, "argument invalid! data invalid")
+    values = []
+    for keyword in keywords:
+        item = data.get(keyword)
+        value = item.get("value") if isinstance(item, dict) else None
+        kind = keyword.rstrip("0123456789")
+        if not isinstance(value, str) or not value or (
+                kind == "thing" and len(value) > THING_MAX or kind == "phrase" and len(value) > PHRASE_MAX
+                or kind == "character_string" and len(value) > STRING_MAX or kind == "time" and not TIME_RE.match(value)):
+            raise PlatformError(47003, f"argument invalid! data.{keyword}.value invalid")
+        values.append(value)
+    return values

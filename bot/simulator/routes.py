@@ -1,10 +1,11 @@
 """HTTP surface of the simulator: the platform's API, the test/demo controls, the chat page.
 
-- /cgi-bin/token, /cgi-bin/message/custom/send
+- /cgi-bin/token, /cgi-bin/message/custom/send, /cgi-bin/menu/create|get|delete,
+  /cgi-bin/qrcode/create, /cgi-bin/showqrcode, /cgi-bin/message/subscribe/bizsend
                 the real API's paths, errcodes and JSON, for the gateway's API client
 - /sim/send, /sim/verify, /sim/inbox/{openid}, /sim/deliveries, /sim/stats, /sim/config
                 act as a user or look at what happened (JSON)
-- /sim/clock, /sim/expire-tokens, /sim/faults, /sim/reset
+- /sim/clock, /sim/expire-tokens, /sim/faults, /sim/account, /sim/reset
                 change the world for a test; they refuse requests made by a web page
                 (Origin / Sec-Fetch-* headers), so the chat page cannot move them by accident
 - / , /static/*, /sim/ws
@@ -223,6 +224,15 @@ async def menu_delete(request: web.Request) -> web.Response:
     return _api_json(request, "menu/delete", lambda: request.app[PLATFORM].menu_delete(token))
 
 
+@routes.post("/cgi-bin/message/subscribe/bizsend")
+async def bizsend(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "bizsend")) is not None:
+        return down
+    body = await request.read()
+    token = request.query.get("access_token", "")
+    return _api_json(request, "subscribe/bizsend", lambda: request.app[PLATFORM].bizsend(token, body))
+
+
 @routes.post("/cgi-bin/qrcode/create")
 async def qrcode_create(request: web.Request) -> web.Response:
     if (down := _api_down(request, "qrcode_create")) is not None:
@@ -378,7 +388,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     peer.queue.put_nowait({
         "type": "hello", "openid": openid, "nickname": user.nickname, "subscribed": user.subscribed,
         "account_name": ACCOUNT_NAME, "menu": platform.menu_items(),
-        "qrcodes": qrcode_list(platform), "chat": platform.chat(openid),
+        "qrcodes": qrcode_list(platform), "templates": list(platform.templates), "chat": platform.chat(openid),
     })
     registry.add(peer)
     writer = asyncio.create_task(_pump(peer))

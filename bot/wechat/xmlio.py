@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -65,11 +66,21 @@ def _cdata(text: str) -> str:
     return "<![CDATA[" + _NOT_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def render_xml(fields: dict[str, str | int]) -> str:
-    """<xml> with integers bare and strings in CDATA, as the platform writes them."""
-    parts = ["<xml>"]
+Value = str | int | list[dict[str, str | int]]
+
+
+def render_xml(fields: Mapping[str, Value]) -> str:
+    """<xml> with integers bare and strings in CDATA, as the platform writes them; a list
+    of mappings becomes a block of <List> items (the subscription-notice events)."""
+    return "<xml>" + _render(fields) + "</xml>"
+
+
+def _render(fields: Mapping[str, Value]) -> str:
+    parts = []
     for name, value in fields.items():
-        body = str(value) if isinstance(value, int) else _cdata(value)
+        if isinstance(value, list):
+            body = "".join(f"<List>{_render(item)}</List>" for item in value)
+        else:
+            body = str(value) if isinstance(value, int) else _cdata(value)
         parts.append(f"<{name}>{body}</{name}>")
-    parts.append("</xml>")
     return "".join(parts)

@@ -100,12 +100,30 @@
     if (entry.via === "notice") {
       chat.append(el("div", "notice", entry.text));
       scrollDown();
+    } else if (entry.via === "subscription") {
+      // a subscription notice arrives in the "服务通知" feed, not the chat; shown here marked
+      bubble("them", entry.text, { tag: "服务通知 · 订阅通知", extra: "custom" });
     } else if (entry.via === "custom") {
       const tag = entry.kf_account ? "客服消息 · " + entry.kf_account : "客服消息";
       bubble("them", entry.text, { tag, extra: "custom" });
     } else {
       bubble("them", entry.text);
     }
+    offerNotice(entry.text);
+  }
+
+  // A message asking to allow a subscription notice: the page plays WeChat's popup ("允许").
+  function offerNotice(text) {
+    if (!text || !text.includes("/wechat/subscribe") || !noticeTemplate) return;
+    const button = el("button", "allow-notice", "允许接收一次服务通知");
+    button.type = "button";
+    button.addEventListener("click", () => {
+      send({ kind: "notice_accept", template_id: noticeTemplate });
+      button.disabled = true;
+      button.textContent = "已允许";
+    });
+    chat.append(button);
+    scrollDown();
   }
 
   function setSubscribed(value) {
@@ -124,6 +142,7 @@
   }
 
   let codes = [];
+  let noticeTemplate = null;
 
   function renderCodes(list) {
     codes = list;
@@ -185,6 +204,7 @@
         $("account").textContent = event.account_name;
         document.title = "微信公众号模拟器 · " + event.account_name;
         codes = event.qrcodes || [];
+        noticeTemplate = (event.templates || [])[0] || null;
         renderMenu(event.menu);
         setSubscribed(event.subscribed);
         for (const entry of event.chat) render(entry);
