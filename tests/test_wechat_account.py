@@ -251,3 +251,40 @@ async def test_scene_subscribe_and_scan_welcome_once_and_the_record_carries_the_
             assert figures["enquiries"]["by_scene"] == {"hall": 2}
         finally:
             engine.dispose()
+
+
+# -- subscription notices: the platform's rules ----------------------------------------------
+
+async def test_bizsend_one_notice_per_acceptance_with_the_templates_fields(tmp_path, redis_server) -> None:
+    template = "patentdesk_reply_notice"
+
+    def notice(**data: str) -> dict[str, Any]:
+        return {"touser": "o_notice", "template_id": template, "page": "https://example.org/n/1",
+                "data": {k: {"value": v} for k, v in data.items()}}
+
+    good = {"thing1": "您的咨询有了答复", "thing2": "关于年费的留言已答复", "time3": "2026-12-06 10:30"}
+    async with account(tmp_path, redis_server.url, gateway=True) as acc:
+        await _send(acc, openid="o_notice", type="subscribe")
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", notice(**good)))["errcode"] == 43101
+        report = await _send(acc, openid="o_notice", type="notice_accept", template_id=template)
+        assert report["outcome"] == "success"  # the gateway read the popup event and said nothing
+        too_long = {**good, "thing2": "这是一段超过二十个字符限制的通知摘要内容，平台会拒绝"}
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", notice(**too_long)))["errcode"] == 47003
+        missing = {k: v for k, v in good.items() if k != "time3"}
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", notice(**missing)))["errcode"] == 47003
+        bad_time = {**good, "time3": "明天上午"}
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", notice(**bad_time)))["errcode"] == 47003
+        wrong_template = {**notice(**good), "template_id": "someone_elses"}
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", wrong_template))["errcode"] == 40037
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", {**notice(**good), "touser": "o_nobody"}))[
+            "errcode"] == 40003
+        # the window does not apply to notices: two days later the accepted one still goes out, once
+        await acc.control("/sim/clock", {"advance": 49 * 3600})
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", notice(**good)))["errcode"] == 0
+        shown = (await _inbox(acc, "o_notice"))[-1]
+        assert shown["via"] == "subscription" and shown["text"].split("\n") == [*good.values(), "https://example.org/n/1"]
+        assert (await acc.api("/cgi-bin/message/subscribe/bizsend", notice(**good)))["errcode"] == 43101
+        # an unknown template cannot be accepted either
+        async with acc.http.post(str(acc.sim.make_url("/sim/send")), json={
+                "openid": "o_notice", "type": "notice_accept", "template_id": "nope"}) as resp:
+            assert resp.status == 400
