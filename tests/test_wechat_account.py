@@ -128,7 +128,8 @@ async def test_doctor_passes_a_right_configuration(tmp_path, redis_server) -> No
     async with account(tmp_path, redis_server.url, menu="ours", gateway=True) as acc:
         found = _findings(await check_wechat(acc.settings))
         assert all(f.ok for f in found.values()), found
-        assert set(found) == {"wechat token", "wechat aes key", "wechat server url", "wechat menu"}
+        assert set(found) == {"wechat token", "wechat aes key", "wechat server url", "wechat menu", "wechat account file"}
+        assert "patentdesk_reply_notice" in found["wechat account file"].detail
 
 
 async def test_doctor_explains_each_wrong_configuration(tmp_path, redis_server) -> None:
@@ -288,3 +289,11 @@ async def test_bizsend_one_notice_per_acceptance_with_the_templates_fields(tmp_p
         async with acc.http.post(str(acc.sim.make_url("/sim/send")), json={
                 "openid": "o_notice", "type": "notice_accept", "template_id": "nope"}) as resp:
             assert resp.status == 400
+
+
+async def test_doctor_reads_a_broken_account_file(tmp_path, redis_server) -> None:
+    broken = tmp_path / "account.yml"
+    broken.write_text("scenes:\n  bad scene:\n    welcome: 你好\n", encoding="utf-8")
+    async with account(tmp_path, redis_server.url, menu="ours", gateway=False) as acc:
+        found = _findings(await check_wechat(replace(acc.settings, wechat_account_file=str(broken))))
+        assert not found["wechat account file"].ok and "bad scene" in found["wechat account file"].detail

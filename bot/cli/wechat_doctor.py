@@ -2,8 +2,9 @@
 
 Checks what goes wrong on day one, each failure explained in Chinese and English with
 where to fix it: the access_token fetch (AppId, AppSecret, the IP whitelist), the
-EncodingAESKey's shape, whether the server URL answers the platform's signed
-verification (token and reachability), and whether the platform's menu is ours.
+EncodingAESKey's shape, the account file (scenes, notice template), whether the server
+URL answers the platform's signed verification (token and reachability), and whether the
+platform's menu is ours.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import aiohttp
 from bot.cli.doctor import Finding
 from bot.cli.wechat_platform import EXPLAIN, explain, platform_api
 from bot.config import Settings
+from bot.gateway.account import AccountFileError, load_account
 from bot.gateway.wechat_api import PlatformUnavailable, WeChatAPI
 from bot.wechat import menu as menu_table
 from bot.wechat.crypto import aes_key
@@ -85,8 +87,20 @@ async def check_menu(api: WeChatAPI) -> Finding:
     return Finding("wechat menu", True, "平台菜单与本地一致 / the platform's menu matches ours")
 
 
+def check_account_file(settings: Settings) -> Finding:
+    where = settings.wechat_account_file or "bundled bot/gateway/wechat_account.yml"
+    try:
+        account = load_account(settings.wechat_account_file or None)
+    except AccountFileError as exc:
+        return Finding("wechat account file", False, f"公众号数据文件有误 / the account file is wrong: {exc}",
+                       "修改 WECHAT_ACCOUNT_FILE 指向的 YAML / fix the YAML that WECHAT_ACCOUNT_FILE names")
+    notice = (f"订阅通知模板 / notice template {account.notice.template_id}" if account.notice
+              else "未配置订阅通知：48 小时后的答复将无法送达 / no notice template: replies after 48 hours are refused")
+    return Finding("wechat account file", True, f"{where}: {len(account.scenes)} 个场景 / scenes; {notice}")
+
+
 async def check_wechat(settings: Settings) -> list[Finding]:
-    findings = [check_aes_key(settings)]
+    findings = [check_aes_key(settings), check_account_file(settings)]
     async with platform_api(settings) as api:
         token = await check_token(api)
         findings.append(token)

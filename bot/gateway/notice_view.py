@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from bot import replies
 from bot.gateway.notices import Notices
+from bot.gateway.outbox import Reporter
 from bot.records.buffer import RecordBuffer
 from bot.records.pseudonym import pseudonym, record_key
 
@@ -53,7 +54,7 @@ async def notice_page(notices: Notices, page_id: str) -> web.Response:
     return _page(replies.NOTICE_PAGE_TITLE, body + f"<p>{html.escape(replies.NOTICE_PAGE_BACK)}</p>")
 
 
-def delivery_reporter(records: RecordBuffer, pseudonym_key: str):  # type: ignore[no-untyped-def]
+def delivery_reporter(records: RecordBuffer, pseudonym_key: str) -> Reporter:
     """The outbox's report: one `delivery` record per job (what reached the user, and how)."""
 
     async def report(job: dict[str, Any], via: str, errcode: int | None) -> None:
