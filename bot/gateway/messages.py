@@ -17,14 +17,7 @@ from typing import Any
 
 from bot import replies
 from bot.wechat.menu import MENU_BY_KEY, TOPICS
-from bot.wechat.messages import (
-    EventMessage,
-    ImageMessage,
-    Message,
-    SubscribeItem,
-    TextMessage,
-    VoiceMessage,
-)
+from bot.wechat.messages import EventMessage, ImageMessage, Message, TextMessage, VoiceMessage
 
 MAX_TEXT_CHARS = 2000
 
@@ -40,7 +33,6 @@ class Inbound:
     canned: list[str] = field(default_factory=list)
     received_at: float = field(default_factory=time.time)
     scene: str | None = None  # the QR code's scene on a subscribe or scan (see bot.gateway.scenes)
-    subscriptions: tuple[SubscribeItem, ...] = ()  # a subscription-notice event's templates
 
 
 @dataclass
@@ -89,9 +81,9 @@ def _event(message: EventMessage, make: Callable[..., Inbound]) -> Inbound:
         return make(f"[发图] {message.pictures.count} 张", None, msg_type=kind)
     if message.location is not None:  # the location itself follows as a location message
         return make(f"[选择位置] {message.location.label}"[:MAX_TEXT_CHARS], None, msg_type=kind)
-    if message.subscriptions:
-        shown = "[订阅通知] " + "，".join(f"{s.template_id[:12]}…{s.status}" for s in message.subscriptions)
-        return replace(make(shown[:MAX_TEXT_CHARS], None, msg_type=kind), subscriptions=message.subscriptions)
+    if message.subscriptions:  # the platform keeps the allowed notices; the record says which
+        shown = "[订阅通知] " + "，".join(f"{s.template_id[:24]} {s.status}" for s in message.subscriptions)
+        return make(shown[:MAX_TEXT_CHARS], None, msg_type=kind)
     if message.event == "unsubscribe":
         return make("[取消关注]", None, msg_type=kind)
     if message.event == "click":

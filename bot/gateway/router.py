@@ -40,7 +40,7 @@ class Router:
             texts = list(inbound.canned)
             if inbound.scene and self.scenes is not None:  # a QR code's scan: its welcome, the first time
                 conv_id = self.conv_id_for(inbound.channel, inbound.user_id)
-                texts = await self.scenes.greet(conv_id, inbound.scene, inbound.msg_type, texts)
+                texts = await self.scenes.greet(conv_id, inbound.scene, texts)
             return Handled(texts, {"decision": "channel"})
         conv_id = self.conv_id_for(inbound.channel, inbound.user_id)
         try:

@@ -34,7 +34,7 @@ class SceneGreeter:
             log.warning("scene %s: first scan unknown (%s); welcoming", scene, exc)
             return True
 
-    async def greet(self, conv_id: str, scene: str, event: str, canned: list[str]) -> list[str]:
+    async def greet(self, conv_id: str, scene: str, canned: list[str]) -> list[str]:
         """What a subscribe or SCAN through `scene` gets: the account's welcome (on
         subscribe) and the scene's own welcome the first time, else a short greeting."""
         known = self.scenes.get(scene)
