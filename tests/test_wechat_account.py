@@ -297,3 +297,33 @@ async def test_doctor_reads_a_broken_account_file(tmp_path, redis_server) -> Non
     async with account(tmp_path, redis_server.url, menu="ours", gateway=False) as acc:
         found = _findings(await check_wechat(replace(acc.settings, wechat_account_file=str(broken))))
         assert not found["wechat account file"].ok and "bad scene" in found["wechat account file"].detail
+
+
+async def test_subscribe_page_signs_the_js_sdk_config_for_its_own_url(tmp_path, redis_server) -> None:
+    import json
+    import re
+
+    from bot.simulator.routes import PLATFORM
+    from bot.wechat.signature import jsapi_signature
+
+    async with account(tmp_path, redis_server.url, gateway=True) as acc:
+        url = acc.settings.gateway_public_url + "/wechat/subscribe"
+        async with acc.http.get(url) as resp:
+            page, csp = await resp.text(), resp.headers["Content-Security-Policy"]
+        assert resp.status == 200 and "res.wx.qq.com" in csp and 'template="patentdesk_reply_notice"' in page
+        config = json.loads(re.search(r"wx\.config\((\{.*?\})\);", page).group(1))
+        ticket = acc.sim.app[PLATFORM].ticket[0]
+        assert config["appId"] == acc.settings.wechat_appid and config["openTagList"] == ["wx-open-subscribe"]
+        assert config["signature"] == jsapi_signature(ticket, config["nonceStr"], config["timestamp"], url)
+        # the platform unreachable: the page still explains, and says the button cannot load
+        await acc.control("/sim/faults", {"api_down": True})
+        await acc.http.post(str(acc.sim.make_url("/sim/reset")))  # forget tokens; Redis still caches the ticket
+        client = aioredis.from_url(redis_server.url)
+        try:
+            await client.flushall()
+        finally:
+            await client.close()
+        await acc.control("/sim/faults", {"api_down": True})
+        async with acc.http.get(url) as resp:
+            page = await resp.text()
+        assert resp.status == 200 and "暂时无法加载" in page and "wx.config" not in page

@@ -26,7 +26,7 @@ from bot.wechat.messages import (
     parse_message,
 )
 from bot.wechat.replies import split_text, text_reply
-from bot.wechat.signature import check_signature, check_timestamp, sign
+from bot.wechat.signature import check_signature, check_timestamp, jsapi_signature, sign
 from bot.wechat.xmlio import parse_fields, render_xml
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -234,3 +234,9 @@ def test_two_clicks_in_one_second_are_two_events() -> None:
 def test_garbled_nested_block_is_malformed() -> None:
     with pytest.raises(MalformedMessage):
         parse_message(_msg("<MsgType>event</MsgType><Event>pic_weixin</Event><SendPicsInfo><Count>x</Count></SendPicsInfo>"))
+
+
+def test_wechatpy_jsapi_signature_vector() -> None:
+    v = json.loads((WECHATPY / "jsapi_signature.json").read_text())
+    assert jsapi_signature(v["ticket"], v["noncestr"], v["timestamp"], v["url"]) == v["signature"]
+    assert jsapi_signature(v["ticket"], v["noncestr"], v["timestamp"], v["url"] + "#top") == v["signature"]

@@ -192,7 +192,7 @@ def create_app(settings: Settings) -> web.Application:
         notices = request.app[NOTICES]
         if notices is None:
             raise web.HTTPNotFound()
-        return await subscribe_page(notices)
+        return await subscribe_page(notices, request.path_qs)
 
     async def notice_get(request: web.Request) -> web.Response:
         notices = request.app[NOTICES]

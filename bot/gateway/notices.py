@@ -24,6 +24,7 @@ from bot import replies
 from bot.gateway.account import NoticeTemplate
 from bot.gateway.wechat_api import WeChatAPI
 from bot.redis_keys import key
+from bot.wechat.signature import jsapi_signature
 
 PAGE_TTL = 30 * 86400
 THING_MAX = 20
@@ -86,6 +87,14 @@ class Notices:
             pipe.set(page_for_key(msg_key), page_id, ex=PAGE_TTL)
             await pipe.execute()
         return page_id
+
+    async def jsapi_config(self, url: str) -> dict[str, Any]:
+        """wx.config's argument for the page at `url`: signed, opening the subscription tag."""
+        timestamp, nonce = int(self.clock()), secrets.token_urlsafe(12)
+        ticket = await self.api.jsapi_ticket()
+        return {"debug": False, "appId": self.api.appid, "timestamp": timestamp, "nonceStr": nonce,
+                "signature": jsapi_signature(ticket, nonce, timestamp, url), "jsApiList": ["checkJsApi"],
+                "openTagList": ["wx-open-subscribe"]}
 
     async def page(self, page_id: str) -> list[str] | None:
         """The texts a notice links to (None: unknown or expired)."""

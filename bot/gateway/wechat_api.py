@@ -112,16 +112,16 @@ class WeChatAPI:
         return token
 
     # --- calls with the token ---------------------------------------------------------
-    async def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    async def call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> dict[str, Any]:
         """One API call with the shared token: a rejected token is refreshed and the call
         retried once; a non-zero errcode raises APIError."""
         token = await self.access_token()
-        data = await self._call(method, path, {"access_token": token}, body)
+        data = await self._call(method, path, {**(params or {}), "access_token": token}, body)
         code = int(data.get("errcode", 0) or 0)
         if code and APIError(code).token_invalid:
             log.info("access_token rejected (%d); refreshing once", code)
             token = await self.access_token(stale=token)
-            data = await self._call(method, path, {"access_token": token}, body)
+            data = await self._call(method, path, {**(params or {}), "access_token": token}, body)
             code = int(data.get("errcode", 0) or 0)
         if code:
             raise APIError(code, str(data.get("errmsg", "")))
@@ -151,6 +151,20 @@ class WeChatAPI:
 
     async def menu_delete(self) -> None:
         await self.call("GET", "/cgi-bin/menu/delete")
+
+    # --- the JS-SDK's ticket (for the open tag on /wechat/subscribe) ------------------
+    async def jsapi_ticket(self) -> str:
+        """The jsapi_ticket, shared in Redis like the token (valid 7200 s; fetched when missing)."""
+        cache = keys.jsapi_ticket(self.appid)
+        with contextlib.suppress(RedisError, OSError):
+            cached = await self.redis.get(cache)
+            if cached:
+                return cached.decode() if isinstance(cached, bytes) else str(cached)
+        data = await self.call("GET", "/cgi-bin/ticket/getticket", params={"type": "jsapi"})
+        ticket = str(data["ticket"])
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.set(cache, ticket, ex=max(int(data.get("expires_in", 7200)) - REFRESH_MARGIN_S, 1))
+        return ticket
 
     # --- QR codes ---------------------------------------------------------------------
     async def qrcode_create(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -226,6 +226,7 @@ class Platform:
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=200)
         self.menu: dict[str, Any] | None = self.initial_menu
         self.qrcodes: dict[str, QRCode] = {}
+        self.ticket: tuple[str, float] | None = None  # the jsapi_ticket and when it expires
         # one-time subscriptions accepted and not used yet: (openid, template_id) -> count
         self.subscriptions: Counter[tuple[str, str]] = Counter()
         self._entry_seq = 0
@@ -492,6 +493,17 @@ class Platform:
         if code is None or (code.expires_at is not None and self.clock.now() >= code.expires_at):
             raise ValueError("no such QR code (unknown or expired ticket)")
         return code
+
+    # -- the JS-SDK ticket -----------------------------------------------------------------
+
+    def jsapi_ticket(self, access_token: str, kind: str) -> dict[str, Any]:
+        """GET /cgi-bin/ticket/getticket?type=jsapi: the ticket wx.config signatures use."""
+        self.check_token(access_token)
+        if kind != "jsapi":
+            raise PlatformError(40097)
+        if self.ticket is None or self.clock.now() >= self.ticket[1]:
+            self.ticket = (secrets.token_urlsafe(64), self.clock.now() + TOKEN_TTL)
+        return {"errcode": 0, "errmsg": "ok", "ticket": self.ticket[0], "expires_in": TOKEN_TTL}
 
     # -- subscription notices (订阅通知) ---------------------------------------------------
 

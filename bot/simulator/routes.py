@@ -233,6 +233,15 @@ async def bizsend(request: web.Request) -> web.Response:
     return _api_json(request, "subscribe/bizsend", lambda: request.app[PLATFORM].bizsend(token, body))
 
 
+@routes.get("/cgi-bin/ticket/getticket")
+async def getticket(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "getticket")) is not None:
+        return down
+    q = request.query
+    return _api_json(request, "ticket/getticket",
+                     lambda: request.app[PLATFORM].jsapi_ticket(q.get("access_token", ""), q.get("type", "")))
+
+
 @routes.post("/cgi-bin/qrcode/create")
 async def qrcode_create(request: web.Request) -> web.Response:
     if (down := _api_down(request, "qrcode_create")) is not None:
