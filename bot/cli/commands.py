@@ -176,10 +176,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.cli import doctor
 
     settings = _settings()
-    if args.wechat:  # the official account's live configuration only
+    if args.wechat:  # the official account's live configuration only (the demo's secrets from var/secrets)
         from bot.cli.wechat_doctor import check_wechat
+        from bot.secrets import with_secrets
 
-        return doctor.report(asyncio.run(check_wechat(settings)))
+        return doctor.report(asyncio.run(check_wechat(with_secrets(settings))))
     return doctor.report(doctor.run_checks(settings))
 
 

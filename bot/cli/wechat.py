@@ -104,7 +104,9 @@ async def qrcode(settings: Settings, scene: str, out_dir: Path | None = None) ->
 
 
 def _run(verb: Callable[[Settings], Coroutine[Any, Any, Result]], settings_fn: Callable[[], Settings]) -> int:
-    code, lines = asyncio.run(verb(settings_fn()))
+    from bot.secrets import with_secrets
+
+    code, lines = asyncio.run(verb(with_secrets(settings_fn())))  # the demo's secrets live in var/secrets
     for line in lines:
         print(line)
     return int(code)
