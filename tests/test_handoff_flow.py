@@ -416,3 +416,17 @@ async def test_a_late_answer_without_an_accepted_notice_is_refused_and_recorded(
             assert via == "refused"
         finally:
             engine.dispose()
+
+
+async def test_unhappy_rating_on_wechat_asks_to_allow_a_notice(tmp_path, redis_server, rasa_url, rasa_auth_token) -> None:
+    """An unhappy rating is followed up later, perhaps after 48 hours: the thanks ask the
+    WeChat user to allow one subscription notice (a happy one does not)."""
+    async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token) as (pair, flow):
+        user = "o_unhappy"
+        await pair.send(openid=user, content="专利年费什么时候交？")
+        await pair.send(openid=user, content="谢谢")
+        got = await texts(pair, user, 2)
+        assert replies.RATING_REQUEST_BOT in got[-1]
+        await pair.send(openid=user, content="不满意")
+        got = await texts(pair, user, 3)
+        assert got[-1].startswith(replies.rating_thanks(4)) and "/wechat/subscribe" in got[-1]
