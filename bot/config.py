@@ -53,6 +53,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WECHAT_REPLY_DEADLINE", "4.0", "Seconds the gateway waits for the assistant before answering `success` (platform limit 5 s)."),
     Variable("WECHAT_SIMULATOR", "1", "`1`: `run` also starts the local WeChat simulator; `0` in production."),
     Variable("WECHAT_SIM_PORT", "8089", "Port of the WeChat simulator (platform API + phone-style chat page)."),
+    Variable("WECHAT_ACCOUNT_FILE", "<bundled bot/gateway/wechat_account.yml>", "The official account's own data (YAML): its QR-code scenes "
+             "with their first-scan welcomes, and the subscription-notice template sent past the 48-hour window."),
     Variable("HANDOFF_CALENDAR", "<bundled bot/handoff/calendar_cn.yml>", "Working hours and public holidays of the agent desk (YAML)."),
     Variable("HANDOFF_TEAMS", "<bundled bot/handoff/teams.yml>", "Teams of the agent desk (YAML): members, working hours and ticket due time of each team's queue."),
     Variable("HANDOFF_LEASE", "60", "Seconds an agent keeps a conversation without a console heartbeat before it is requeued."),
@@ -181,6 +183,7 @@ class Settings:
     wechat_simulator: bool = True
     wechat_sim_port: int = 8089
     pseudonym_key: str = ""
+    wechat_account_file: str = ""
     handoff_calendar: str = ""
     handoff_teams: str = ""
     handoff_lease: float = 60.0
@@ -245,6 +248,7 @@ class Settings:
             wechat_simulator=(env.get("WECHAT_SIMULATOR", "1").strip() or "1") not in ("0", "false", "no"),
             wechat_sim_port=sim_port,
             pseudonym_key=env.get("PSEUDONYM_KEY", "").strip(),
+            wechat_account_file=env.get("WECHAT_ACCOUNT_FILE", "").strip(),
             handoff_calendar=env.get("HANDOFF_CALENDAR", "").strip(),
             handoff_teams=env.get("HANDOFF_TEAMS", "").strip(),
             handoff_lease=_float(env, "HANDOFF_LEASE", 60.0),
@@ -322,6 +326,7 @@ class Settings:
                 "WECHAT_SIMULATOR": "1" if self.wechat_simulator else "0",
                 "WECHAT_SIM_PORT": str(self.wechat_sim_port),
                 "PSEUDONYM_KEY": self.pseudonym_key,
+                "WECHAT_ACCOUNT_FILE": self.wechat_account_file,
                 "HANDOFF_CALENDAR": self.handoff_calendar,
                 "HANDOFF_TEAMS": self.handoff_teams,
                 "HANDOFF_LEASE": str(self.handoff_lease),

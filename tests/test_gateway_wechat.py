@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,3 +266,44 @@ async def test_simulator_page_chats_with_the_real_assistant(tmp_path, redis_serv
             await page.screenshot(path=str(SCREENSHOT.with_name("simulator-demo.png")))
         finally:
             await browser.close()
+
+
+async def test_two_quick_clicks_on_different_items_each_get_their_answer(tmp_path, redis_server, rasa_url) -> None:
+    """Same user, same CreateTime second, two menu items: two events, two answers."""
+    from tests.gateway_kit import Poster, event_xml
+
+    async with wechat_pair(tmp_path, redis_server.url, rasa_url) as pair:
+        poster = Poster(pair.settings, str(pair.gateway.make_url("")).rstrip("/"))
+        second = int(asyncio.get_running_loop().time()) + 1_700_000_000  # any fixed second
+        clicks = [event_xml("o_clicks", "CLICK", key, create_time=second) for key in ("FAQ_ANNUAL_FEE", "FAQ_PRIORITY_EXAM")]
+        answers = await asyncio.gather(*(poster.post(pair.http, xml, safe=True) for xml in clicks))
+        texts = [poster.open_reply(body, safe=True)["Content"] for status, body in answers]
+        assert all(status == 200 for status, _ in answers)
+        assert "年费" in texts[0] and "优先审查" in texts[1], texts
+        assert assistant_of(pair.gateway).bot_runs == 2
+        # the platform's retry of the first click still replays its own answer
+        status, body = await poster.post(pair.http, clicks[0], safe=True)
+        assert poster.open_reply(body, safe=True)["Content"] == texts[0]
+        assert assistant_of(pair.gateway).bot_runs == 2
+
+
+async def test_nested_menu_events_are_read_not_flattened(tmp_path, redis_server, rasa_url) -> None:
+    from tests.gateway_kit import Poster
+    from tests.test_wechat_protocol import WECHATPY
+
+    async with wechat_pair(tmp_path, redis_server.url, rasa_url) as pair:
+        poster = Poster(pair.settings, str(pair.gateway.make_url("")).rstrip("/"))
+
+        async def post(name: str) -> str:
+            xml = (WECHATPY / f"{name}.xml").read_text().replace("1408", str(int(time.time()))[:4], 1)
+            status, body = await poster.post(pair.http, xml, safe=True)
+            assert status == 200, body
+            return body
+
+        waitmsg = poster.open_reply(await post("scan_code_waitmsg_event"), safe=True)
+        assert "扫描" in waitmsg["Content"]  # the client waits for an answer to scancode_waitmsg
+        assert await post("pic_sysphoto_event") == "success"
+        assert await post("location_select_event") == "success"
+        rows = await wait_records(pair.settings, 3)
+        assert [r["text_in"] for r in rows] == ["[扫码] qrcode: 2", "[发图] 1 张", "[选择位置] 广州市海珠区客村艺苑路 106号"]
+        assert [r["msg_type"] for r in rows] == ["event:scancode_waitmsg", "event:pic_sysphoto", "event:location_select"]

@@ -330,3 +330,111 @@ async def test_feedback_words() -> None:
 
     assert [parse_feedback(t) for t in ("有用", "有用，谢谢", "没用", "不是这个", "这个回答没用", "年费有用吗能不能减")] == [
         True, True, False, False, False, None]
+
+
+async def test_left_message_answered_after_49_hours_through_a_subscription_notice(tmp_path, redis_server, rasa_url,
+                                                                                  rasa_auth_token) -> None:
+    """Issue 20: the user leaves a message and allows one notice; the answer comes 49 hours
+    later (the simulator's clock), the platform refuses the customer-service message (45015)
+    and the answer reaches the user as the notice, linking to the whole answer; the record
+    says the notice delivered it."""
+    from sqlalchemy import select
+
+    from bot.records.schema import messages
+    from bot.records.store import make_engine
+
+    async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token, open_now=False) as (pair, flow):
+        user = "o_after_48h"
+        await pair.send(openid=user, content="转人工")
+        await pair.send(openid=user, content="我那件申请的恢复手续想请工作人员联系我答复")
+        await pair.send(openid=user, content="1")  # a message is left only on confirmation (issue 19)
+        got = await texts(pair, user, 3)
+        assert got[-1].startswith("您的留言已收到") and "/wechat/subscribe" in got[-1] and "允许" in got[-1]
+        async with pair.http.get(str(pair.gateway.make_url("/wechat/subscribe"))) as resp:
+            assert resp.status == 200 and "patentdesk_reply_notice" in await resp.text()
+        report = await pair.send(openid=user, type="notice_accept", template_id="patentdesk_reply_notice")
+        assert report["outcome"] == "success"  # the popup event is recorded, nothing to say
+
+        await pair.control("/sim/clock", {"advance": 49 * 3600})
+        await agent(flow, "t1")
+        ticket = (await flow.queue.list_tickets())[0]
+        answer = "您好，在规定期限内提出恢复权利请求并缴纳恢复费和所欠年费及滞纳金，可以请求恢复权利。"
+        await flow.answer_ticket(ticket.ticket_id, "t1", answer)
+        inbox = await pair.inbox(user, want=4)
+        notice = inbox[-1]
+        assert notice["via"] == "subscription", inbox
+        lines = notice["text"].split("\n")
+        assert lines[0] == replies.NOTICE_TITLE and len(lines[1]) <= 20 and lines[1].startswith("您好，关于您的留言")
+        link = lines[-1]
+        assert link.startswith(str(pair.gateway.make_url("/wechat/notice/")))
+        async with pair.http.get(link) as resp:
+            page = await resp.text()
+        assert resp.status == 200 and answer in page and "返回公众号" in page
+        status = await pair.gateway_status_once("notice_sent")
+        assert status["outbox"]["notice_sent"] == 1 and status["outbox"]["errcode_45015"] == 1
+        assert (await pair.stats())["counters"]["api.bizsend.ok"] == 1
+
+        engine = make_engine(pair.settings.database_url)
+        try:
+            rows: list = []
+            for _ in range(150):
+                with engine.connect() as conn:
+                    rows = conn.execute(select(messages.c.msg_type, messages.c.delivered_via, messages.c.path)
+                                        .where(messages.c.direction == "out")).all()
+                if any(r.msg_type == "ticket_answer" and r.delivered_via for r in rows):
+                    break
+                await asyncio.sleep(0.1)
+            ticket_rows = [r for r in rows if r.msg_type == "ticket_answer"]
+            assert [r.delivered_via for r in ticket_rows] == ["notice"], rows
+            assert any(r.delivered_via == "passive" for r in rows)  # the earlier passive replies
+        finally:
+            engine.dispose()
+
+
+async def test_a_late_answer_without_an_accepted_notice_is_refused_and_recorded(tmp_path, redis_server, rasa_url,
+                                                                                rasa_auth_token) -> None:
+    async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token, open_now=False) as (pair, flow):
+        user = "o_no_notice"
+        await pair.send(openid=user, content="转人工")
+        await pair.send(openid=user, content="想咨询PCT进入国家阶段的期限，请回电")
+        await pair.control("/sim/clock", {"advance": 49 * 3600})
+        await agent(flow, "t1")
+        ticket = (await flow.queue.list_tickets())[0]
+        await flow.answer_ticket(ticket.ticket_id, "t1", "您好，期限为自优先权日起30个月。")
+        status = await pair.gateway_status_once("errcode_43101")
+        assert status["outbox"]["errcode_43101"] == 1 and status["outbox"].get("notice_sent", 0) == 0
+        assert len(await pair.inbox(user, want=2)) == 2  # nothing new reached the user
+        enquiry = await wait_enquiry(pair, lambda e: e["ticket_answered_at"] is not None)
+        assert enquiry["ticket_id"] == ticket.ticket_id
+        from sqlalchemy import select
+
+        from bot.records.schema import messages
+        from bot.records.store import make_engine
+
+        engine = make_engine(pair.settings.database_url)
+        try:
+            via = None
+            for _ in range(100):
+                with engine.connect() as conn:
+                    via = conn.execute(select(messages.c.delivered_via)
+                                       .where(messages.c.msg_type == "ticket_answer")).scalar()
+                if via:
+                    break
+                await asyncio.sleep(0.1)
+            assert via == "refused"
+        finally:
+            engine.dispose()
+
+
+async def test_unhappy_rating_on_wechat_asks_to_allow_a_notice(tmp_path, redis_server, rasa_url, rasa_auth_token) -> None:
+    """An unhappy rating is followed up later, perhaps after 48 hours: the thanks ask the
+    WeChat user to allow one subscription notice (a happy one does not)."""
+    async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token) as (pair, flow):
+        user = "o_unhappy"
+        await pair.send(openid=user, content="专利年费什么时候交？")
+        await pair.send(openid=user, content="谢谢")
+        got = await texts(pair, user, 2)
+        assert replies.RATING_REQUEST_BOT in got[-1]
+        await pair.send(openid=user, content="不满意")
+        got = await texts(pair, user, 3)
+        assert got[-1].startswith(replies.rating_thanks(4)) and "/wechat/subscribe" in got[-1]

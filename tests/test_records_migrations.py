@@ -24,7 +24,7 @@ TABLES = {"enquiries", "messages", "enquiry_events", "rejected_events", "agent_a
 
 
 def test_migrated_database_matches_schema_py(engine) -> None:
-    assert current(engine) == head() == "0003"
+    assert current(engine) == head() == "0004"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []
@@ -34,8 +34,8 @@ def test_migrated_database_matches_schema_py(engine) -> None:
 def test_downgrade_to_base_and_up_again(engine) -> None:
     assert downgrade(engine) is None
     assert not TABLES & set(inspect(engine).get_table_names())
-    assert migrate(engine) == "0003"
-    assert migrate(engine) == "0003"  # at head: nothing to do
+    assert migrate(engine) == "0004"
+    assert migrate(engine) == "0004"  # at head: nothing to do
     assert TABLES <= set(inspect(engine).get_table_names())
 
 
@@ -47,7 +47,7 @@ def test_database_from_before_migrations_is_taken_over(tmp_path) -> None:
     with engine.begin() as conn:
         conn.execute(agent_accounts.insert().values(login="li", name="小李", role="agent", password_hash="x",
                                                     capacity=3, disabled=False, created_at=datetime.now(UTC)))
-    assert migrate(engine) == "0003"
+    assert migrate(engine) == "0004"
     assert "exchanges" not in inspect(engine).get_table_names()
     with engine.connect() as conn:
         assert conn.execute(select(agent_accounts.c.login)).scalars().all() == ["li"]
@@ -64,5 +64,6 @@ def test_config_is_built_in_code_and_the_scripts_ship_as_package_data() -> None:
              if p.is_file() and "__pycache__" not in p.parts]
     assert {"migrations/env.py", "migrations/script.py.mako", "migrations/versions/0001_enquiries.py",
             "migrations/versions/0002_knowledge_entries.py",
-            "migrations/versions/0003_teams.py"} <= set(files)
+            "migrations/versions/0003_teams.py",
+            "migrations/versions/0004_wechat_scenes_delivery.py"} <= set(files)
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files), files

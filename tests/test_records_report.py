@@ -105,7 +105,7 @@ def filled(engine):
 
 
 EXPECTED = {
-    "enquiries": {"total": 11, "finished": 10, "by_channel": {"web": 3, "wechat": 8}},
+    "enquiries": {"total": 11, "finished": 10, "by_channel": {"web": 3, "wechat": 8}, "by_scene": {}},
     "per_day": [
         {"day": "2025-03-03", "enquiries": 5, "bot": 2, "agent": 2, "ticket": 0, "abandoned": 1, "open": 0},
         {"day": "2025-03-04", "enquiries": 6, "bot": 1, "agent": 1, "ticket": 2, "abandoned": 1, "open": 1},
@@ -296,7 +296,7 @@ def test_cli_migrate_creates_the_tables(tmp_path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'records.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["records", "migrate"]) == 0
-    assert "at revision 0003" in capsys.readouterr().out
+    assert "at revision 0004" in capsys.readouterr().out
     engine = make_engine(url)
-    assert current(engine) == "0003"
+    assert current(engine) == "0004"
     engine.dispose()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import PROJECT_ROOT
+from bot.simulator.routes import PLATFORM
 from bot.wechat.menu import MENU
 from tests.test_simulator import custom, get_json, new_token, simulator_and_gateway
 
@@ -96,5 +97,51 @@ async def test_two_users_chat_and_see_customer_service_live(tmp_path: Path) -> N
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await first.screenshot(path=str(SCREENSHOT))
             assert not problems, problems
+        finally:
+            await browser.close()
+
+
+async def test_page_scans_the_accounts_codes_and_allows_a_notice(tmp_path: Path) -> None:
+    """The page's stand-ins for a camera and WeChat's subscription popup post what the
+    platform would: SCAN with the code's scene, and subscribe_msg_popup_event (accept)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=WAIT_MS)
+    async with simulator_and_gateway(tmp_path, "safe") as (client, gateway), async_playwright() as p:
+        token = await new_token(client)
+        made = await client.post("/cgi-bin/qrcode/create", params={"access_token": token}, json={
+            "action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": "hall"}}})
+        ticket = (await made.json())["ticket"]
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 460, "height": 860}, locale="zh-CN")
+            problems: list[str] = []
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            await page.goto(f"http://{client.host}:{client.port}/")
+            await expect(page.locator(".row.them .bubble").first).to_have_text("欢迎关注")
+            await page.click("#to-menu")
+            await expect(page.locator(".menu-group")).to_have_text(["常见问题", "扫一扫（模拟扫描公众号二维码）"])
+            await page.click("#menu-items button.scan")
+            for _ in range(50):
+                if any(r["fields"].get("Event") == "SCAN" for r in gateway.received):
+                    break
+                await page.wait_for_timeout(100)
+            scan = next(r["fields"] for r in gateway.received if r["fields"].get("Event") == "SCAN")
+            assert scan["EventKey"] == "hall" and scan["Ticket"] == ticket
+
+            openid = await page.locator("#openid").get_attribute("data-openid")
+            assert openid
+            await custom(client, token, openid=openid, content="请打开 https://example.org/wechat/subscribe 选择允许")
+            await page.click("button.allow-notice")
+            await expect(page.locator("button.allow-notice")).to_have_text("已允许")
+            for _ in range(50):
+                if any(r["fields"].get("Event") == "subscribe_msg_popup_event" for r in gateway.received):
+                    break
+                await page.wait_for_timeout(100)
+            assert any(r["fields"].get("Event") == "subscribe_msg_popup_event" for r in gateway.received)
+            assert client.server.app[PLATFORM].subscriptions[(openid, "patentdesk_reply_notice")] == 1
+            assert problems == []
         finally:
             await browser.close()

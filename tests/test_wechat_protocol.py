@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -14,13 +16,17 @@ from bot.wechat.errors import DecryptError, InvalidSignature, MalformedMessage, 
 from bot.wechat.messages import (
     EventMessage,
     ImageMessage,
+    PickedLocation,
+    PicsSent,
+    ScanCode,
+    SubscribeItem,
     TextMessage,
     UnknownMessage,
     VoiceMessage,
     parse_message,
 )
 from bot.wechat.replies import split_text, text_reply
-from bot.wechat.signature import check_signature, check_timestamp, sign
+from bot.wechat.signature import check_signature, check_timestamp, jsapi_signature, sign
 from bot.wechat.xmlio import parse_fields, render_xml
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -102,7 +108,7 @@ def test_parse_each_message_type() -> None:
     assert isinstance(image, ImageMessage)
     event = parse_message(_msg("<MsgType>event</MsgType><Event>CLICK</Event><EventKey>FAQ_EFILING</EventKey>"))
     assert isinstance(event, EventMessage) and event.event == "click" and event.msg_id is None
-    assert event.dedupe_key == "evt:o_b:1700000000:CLICK"
+    assert event.dedupe_key == "evt:o_b:1700000000:CLICK:FAQ_EFILING"
     video = parse_message(_msg("<MsgType>shortvideo</MsgType><MediaId>m</MediaId><MsgId>4</MsgId>"))
     assert isinstance(video, UnknownMessage)
 
@@ -144,3 +150,93 @@ def test_split_text_respects_the_byte_limit_and_sentences() -> None:
     no_breaks = "字" * 1000  # 3000 bytes, no sentence end: hard cut on a character boundary
     pieces = split_text(no_breaks, 2048)
     assert "".join(pieces) == no_breaks and all(len(p.encode()) <= 2048 for p in pieces)
+
+
+# --- wechatpy's published samples (tests/fixtures/wechatpy, MIT): their data, our assertions ---
+
+WECHATPY = Path(__file__).parent / "fixtures" / "wechatpy"
+
+
+def _sample(name: str) -> EventMessage:
+    message = parse_message((WECHATPY / f"{name}.xml").read_bytes())
+    assert isinstance(message, EventMessage)
+    return message
+
+
+def test_wechatpy_crypto_vectors_byte_for_byte() -> None:
+    v = json.loads((WECHATPY / "crypto_vectors.json").read_text())
+    crypto = WeChatCrypto(v["token"], v["encoding_aes_key"], v["app_id"])
+    check_signature(v["verify"]["signature"], v["token"], v["verify"]["timestamp"], v["verify"]["nonce"],
+                    v["verify"]["echostr"])
+    with pytest.raises(InvalidSignature):
+        check_signature(v["verify"]["signature"], v["token"], v["verify"]["timestamp"], v["verify"]["wrong_nonce"],
+                        v["verify"]["echostr"])
+    enc = v["encrypt"]
+    sealed = parse_fields(crypto.encrypt_message(enc["reply"], enc["timestamp"], enc["nonce"],
+                                                 random16=enc["random16"].encode()))
+    assert sealed["Encrypt"] == enc["encrypt"] and sealed["MsgSignature"] == enc["msg_signature"]
+    dec = v["decrypt"]
+    inner = parse_fields(crypto.decrypt_message(dec["body"].encode(), dec["msg_signature"], dec["timestamp"],
+                                                dec["nonce"]))
+    assert inner["Content"] == "test" and inner["FromUserName"] == "messense"
+
+
+def test_wechatpy_scan_and_qr_subscribe_samples_carry_the_scene() -> None:
+    follow = _sample("subscribe_scan_event")
+    assert (follow.event, follow.scene, follow.ticket) == ("subscribe", "123123", "TICKET")
+    scan = _sample("scan_event")
+    assert (scan.event, scan.scene, scan.ticket) == ("scan", "SCENE_VALUE", "TICKET")
+    assert _sample("subscribe_event").scene is None and _sample("click_event").scene is None
+
+
+@pytest.mark.parametrize("name,result", [("scan_code_push_event", "1"), ("scan_code_waitmsg_event", "2")])
+def test_wechatpy_scancode_samples(name: str, result: str) -> None:
+    event = _sample(name)
+    assert event.scan_code == ScanCode("qrcode", result) and event.event_key == "6"
+
+
+@pytest.mark.parametrize("name,md5", [("pic_sysphoto_event", "1b5f7c23b5bf75682a53e7b6d163e185"),
+                                      ("pic_photo_or_album_event", "5a75aaca956d97be686719218f275c6b"),
+                                      ("pic_wechat_event", "5a75aaca956d97be686719218f275c6b")])
+def test_wechatpy_picture_samples(name: str, md5: str) -> None:
+    assert _sample(name).pictures == PicsSent(1, (md5,))
+
+
+def test_wechatpy_location_select_sample() -> None:
+    assert _sample("location_select_event").location == PickedLocation("23", "113", "15", "广州市海珠区客村艺苑路 106号", "")
+
+
+def test_wechatpy_subscription_notice_samples() -> None:
+    popup = _sample("template_subscribe_msg_popup_event").subscriptions
+    assert [(s.template_id, s.status, s.popup_scene) for s in popup] == [
+        ("VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc", "accept", "2"),
+        ("9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI", "reject", "2")]
+    change = _sample("template_subscribe_msg_change_event").subscriptions
+    assert change == (SubscribeItem("VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc", "reject"),)
+    sent = _sample("template_subscribe_msg_sent_event").subscriptions
+    assert sent == (SubscribeItem("VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc", "success", msg_id="1700827132819554304",
+                                  error_code="0"),)
+
+
+def test_every_wechatpy_sample_parses() -> None:
+    for path in sorted(WECHATPY.glob("*.xml")):
+        assert parse_message(path.read_bytes()).from_user, path.name
+
+
+def test_two_clicks_in_one_second_are_two_events() -> None:
+    first = parse_message(_msg("<MsgType>event</MsgType><Event>CLICK</Event><EventKey>FAQ_EFILING</EventKey>"))
+    second = parse_message(_msg("<MsgType>event</MsgType><Event>CLICK</Event><EventKey>FAQ_CHANGE</EventKey>"))
+    assert first.dedupe_key != second.dedupe_key
+    again = parse_message(_msg("<MsgType>event</MsgType><Event>CLICK</Event><EventKey>FAQ_EFILING</EventKey>"))
+    assert again.dedupe_key == first.dedupe_key  # the platform's retry of the same click
+
+
+def test_garbled_nested_block_is_malformed() -> None:
+    with pytest.raises(MalformedMessage):
+        parse_message(_msg("<MsgType>event</MsgType><Event>pic_weixin</Event><SendPicsInfo><Count>x</Count></SendPicsInfo>"))
+
+
+def test_wechatpy_jsapi_signature_vector() -> None:
+    v = json.loads((WECHATPY / "jsapi_signature.json").read_text())
+    assert jsapi_signature(v["ticket"], v["noncestr"], v["timestamp"], v["url"]) == v["signature"]
+    assert jsapi_signature(v["ticket"], v["noncestr"], v["timestamp"], v["url"] + "#top") == v["signature"]

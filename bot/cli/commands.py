@@ -175,7 +175,13 @@ def cmd_shell(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.cli import doctor
 
-    return doctor.report(doctor.run_checks(_settings()))
+    settings = _settings()
+    if args.wechat:  # the official account's live configuration only (the demo's secrets from var/secrets)
+        from bot.cli.wechat_doctor import check_wechat
+        from bot.secrets import with_secrets
+
+        return doctor.report(asyncio.run(check_wechat(with_secrets(settings))))
+    return doctor.report(doctor.run_checks(settings))
 
 
 def cmd_knowledge_check(args: argparse.Namespace) -> int:
@@ -334,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="conversations separated by blank lines, one user message per line; each one fresh user")
     p.set_defaults(func=cmd_ask)
     p = sub.add_parser("doctor", help="check environment, ports, Redis, model and index")
+    p.add_argument("--wechat", action="store_true",
+                   help="check the official account instead: token, IP whitelist, AES key, server URL, menu")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("knowledge", help="knowledge-base tools")
     ksub = p.add_subparsers(dest="knowledge_command", required=True)
@@ -367,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rasa)
     p = sub.add_parser("config", help="print the configuration variables as a Markdown table")
     p.set_defaults(func=cmd_config)
+    from bot.cli.wechat import register as register_wechat
+
+    register_wechat(sub, _settings)  # wechat menu show|diff|push, wechat qrcode
     from bot.console.cli import register as register_agents
 
     register_agents(sub, _settings)

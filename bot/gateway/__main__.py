@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 
 from bot.config import Settings
+from bot.gateway.account import AccountFileError, load_account
 from bot.gateway.app import create_app
 from bot.secrets import with_secrets
 
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> None:
         settings = dataclasses.replace(settings, gateway_port=args.port)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        load_account(settings.wechat_account_file or None)  # refuse to start on a broken account file
+    except AccountFileError as exc:
+        raise SystemExit(f"configuration error: {exc} (WECHAT_ACCOUNT_FILE)") from exc
     web.run_app(create_app(settings), host=settings.host, port=settings.gateway_port, print=None,
                 access_log=None, shutdown_timeout=15)
 

@@ -16,10 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.console.app import mount_console
+from bot.gateway.account import load_account
 from bot.gateway.appkeys import (
     ASSISTANT,
     ENGINE,
     FLOW,
+    NOTICES,
     ONCE,
     OUTBOX,
     RECORDS,
@@ -33,10 +35,13 @@ from bot.gateway.dedupe import Once
 from bot.gateway.delivery import Delivery
 from bot.gateway.handlers import handlers_for
 from bot.gateway.handoff_flow import HandoffFlow
+from bot.gateway.notice_view import delivery_reporter, notice_page, subscribe_page
+from bot.gateway.notices import Notices
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
 from bot.gateway.rasa_turn import RasaTurn
 from bot.gateway.router import Router
+from bot.gateway.scenes import SceneGreeter
 from bot.gateway.state import StateStore
 from bot.gateway.upkeep import HandoffUpkeep
 from bot.gateway.webchat import WebChat
@@ -73,14 +78,19 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
         buffer = RecordBuffer(redis, spool)
         once = Once(redis)
         api = WeChatAPI(http, redis, settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
-        outbox = Outbox(redis, api, consumer=f"sender-{worker}")
         calendar = load_calendar(settings.handoff_calendar or None)
+        account = load_account(settings.wechat_account_file or None)
+        notices = Notices(api, redis, account.notice, settings.gateway_public_url) if account.notice else None
+        outbox = Outbox(redis, api, consumer=f"sender-{worker}", notices=notices,
+                        report=delivery_reporter(buffer, settings.pseudonym_key))
         queue = HandoffQueue(redis, lease_seconds=settings.handoff_lease, avg_handle_seconds=settings.handoff_avg_handle,
                              calendar=calendar, teams=load_teams(settings.handoff_teams or None, calendar))
         delivery = Delivery(redis, outbox)
         flow = HandoffFlow(settings, redis, queue, rasa, delivery, buffer)
         turns = RasaTurn(rasa)
-        router = Router(StateStore(redis, queue.keys), handlers_for(flow, turns), flow.conv_id_for, flow.clock)
+        flow.notices = notices
+        router = Router(StateStore(redis, queue.keys), handlers_for(flow, turns), flow.conv_id_for, flow.clock,
+                        scenes=SceneGreeter(redis, account.scenes))
         assistant = Assistant(turns, router, buffer, flow.transcripts, settings.pseudonym_key)
         # parsing the knowledge base takes ~0.2 s: not on the event loop
         categories = await asyncio.get_running_loop().run_in_executor(None, entry_categories, knowledge_dir(settings))
@@ -88,6 +98,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
                               categories=categories)
         app[REDIS], app[ASSISTANT], app[OUTBOX], app[WRITER] = redis, assistant, outbox, writer
         app[ENGINE], app[RECORDS], app[FLOW], app[ONCE] = engine, buffer, flow, once
+        app[NOTICES] = notices
         app[WECHAT] = WeChatEndpoint(settings, assistant, once, outbox)
         app[WEBCHAT] = WebChat(assistant, once, delivery)
         upkeep = HandoffUpkeep(flow)
@@ -178,6 +189,20 @@ def create_app(settings: Settings) -> web.Application:
     async def chat_inbox(request: web.Request) -> web.Response:
         return await request.app[WEBCHAT].inbox(request)
 
+    async def subscribe_get(request: web.Request) -> web.Response:
+        notices = request.app[NOTICES]
+        if notices is None:
+            raise web.HTTPNotFound()
+        return await subscribe_page(notices, request.path_qs)
+
+    async def notice_get(request: web.Request) -> web.Response:
+        notices = request.app[NOTICES]
+        if notices is None:
+            raise web.HTTPNotFound()
+        return await notice_page(notices, request.match_info["page_id"])
+
+    app.router.add_get("/wechat/subscribe", subscribe_get)
+    app.router.add_get("/wechat/notice/{page_id}", notice_get)
     app.router.add_get("/wechat", wechat_get)
     app.router.add_post("/wechat", wechat_post)
     app.router.add_post("/api/chat", chat_post)

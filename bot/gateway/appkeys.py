@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from bot.config import Settings
 from bot.gateway.dedupe import Once
 from bot.gateway.handoff_flow import HandoffFlow
+from bot.gateway.notices import Notices
 from bot.gateway.outbox import Outbox
 from bot.gateway.pipeline import Assistant
 from bot.gateway.webchat import WebChat
@@ -28,6 +29,7 @@ WEBCHAT = web.AppKey("webchat", WebChat)
 WRITER = web.AppKey("writer", RecordWriter)
 FLOW = web.AppKey("flow", HandoffFlow)
 ONCE = web.AppKey("once", Once)
+NOTICES: web.AppKey[Notices | None] = web.AppKey("notices")  # None: no notice template configured
 
-__all__ = ["ASSISTANT", "ENGINE", "FLOW", "ONCE", "OUTBOX", "RECORDS", "REDIS", "SETTINGS", "WEBCHAT", "WECHAT",
+__all__ = ["ASSISTANT", "ENGINE", "FLOW", "NOTICES", "ONCE", "OUTBOX", "RECORDS", "REDIS", "SETTINGS", "WEBCHAT", "WECHAT",
            "WRITER"]

@@ -190,9 +190,11 @@ class RatingHandler:
         await desk.record("rating", inbound.channel, inbound.user_id, rating=rating, after=state.rating.after,
                           conv_id=state.rating.conv_id)
         text = replies.rating_thanks(rating)
+        # an unhappy rating is followed up later, perhaps after 48 hours: ask to allow a notice
+        texts = [text, *desk.notice_ask(inbound.channel)] if rating >= 4 else [text]
         await desk.transcripts.append(state.conv_id, Line(inbound.received_at, "user", inbound.text_in),
                                       Line(desk.clock(), "system", text))
-        return Turn(Handled([text], {"decision": "rating", "rating": rating, "label": RATINGS[rating],
+        return Turn(Handled(texts, {"decision": "rating", "rating": rating, "label": RATINGS[rating],
                                      "transcribed": True, "who": "system"}), pending_dropped(state))
 
 
@@ -315,7 +317,8 @@ class OfferHandler:
                           ticket_id=ticket.ticket_id, due_at=iso(ticket.due_at), team=team.team_id)
         await desk.publish("ticket", conv.conv_id)
         text = replies.ticket_created(ticket.ticket_id, f"{due.month}月{due.day}日 {due:%H:%M}")
-        return await desk.system(conv.conv_id, [text], {**info, "decision": "ticket"})
+        texts = [text, *desk.notice_ask(inbound.channel)]  # the answer may come after 48 hours
+        return await desk.system(conv.conv_id, texts, {**info, "decision": "ticket"})
 
 
 class AgentHandler:

@@ -27,7 +27,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -43,6 +43,9 @@ from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.records.buffer import RecordBuffer
 from bot.records.pseudonym import pseudonym
 from bot.redis_keys import key
+
+if TYPE_CHECKING:
+    from bot.gateway.notices import Notices
 
 log = logging.getLogger("patentdesk.handoff")
 
@@ -72,6 +75,8 @@ class HandoffFlow:
         self.slot = AgentReplySlot(redis)
         self.transcripts = Transcripts(redis)
         self.clock = clock
+        # WeChat past the 48-hour window: subscription notices (None: no template configured)
+        self.notices: Notices | None = None
 
     # ---- identities ------------------------------------------------------------------
 
@@ -207,18 +212,21 @@ class HandoffFlow:
         if not resolution or len(resolution) > 40:
             raise ValueError("resolution must be 1-40 characters")
         ticket = await self.queue.answer_ticket(ticket_id, agent_id, text, resolution)
-        delivered = await self._reachable(ticket.conv_id)
+        # past the 48-hour window a WeChat answer still goes out: the outbox sends it as a
+        # subscription notice when the platform refuses the customer-service message
+        delivered = await self._reachable(ticket.conv_id) or (ticket.channel == "wechat" and self.notices is not None)
         message = replies.ticket_answer(ticket.ticket_id, text)
+        await self.transcripts.append(ticket.conv_id, Line(self.clock(), "agent", message, agent=agent_id))
+        # recorded before it is queued, so the outbox's delivery record always finds it
+        await self.record("ticket_answer", ticket.channel, ticket.user_id, ticket_id=ticket_id,
+                           conv_id=ticket.conv_id, agent=agent_id, text=text, delivered=delivered,
+                           team=self._team(ticket.team), resolution=resolution,
+                           overdue=ticket.answered_at is not None and ticket.answered_at > ticket.due_at)
         if delivered:
             try:
                 await self.delivery.send(ticket.channel, ticket.user_id, [message], f"ticket:{ticket_id}")
             except (RedisError, OSError) as exc:
                 raise HandoffUnavailable("the answer could not be queued") from exc
-        await self.transcripts.append(ticket.conv_id, Line(self.clock(), "agent", message, agent=agent_id))
-        await self.record("ticket_answer", ticket.channel, ticket.user_id, ticket_id=ticket_id,
-                           conv_id=ticket.conv_id, agent=agent_id, text=text, delivered=delivered,
-                           team=self._team(ticket.team), resolution=resolution,
-                           overdue=ticket.answered_at is not None and ticket.answered_at > ticket.due_at)
         await self.publish("ticket", ticket.conv_id, agent_id)
         return ticket
 
@@ -302,6 +310,10 @@ class HandoffFlow:
             return True
         last_user = max((line.at for line in lines if line.who == "user"), default=None)
         return last_user is not None and self.clock() - last_user < REACHABLE_SECONDS
+
+    def notice_ask(self, channel: str) -> list[str]:
+        """Where a reply may come after 48 hours: ask a WeChat user to allow one notice."""
+        return [self.notices.ask()] if channel == "wechat" and self.notices is not None else []
 
     async def rasa_event(self, channel: str, user_id: str, event: str) -> None:
         try:

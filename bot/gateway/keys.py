@@ -17,6 +17,10 @@ def access_token(appid: str) -> str:
     return key("wx", f"{appid}:access_token")
 
 
+def jsapi_ticket(appid: str) -> str:
+    return key("wx", f"{appid}:jsapi_ticket")
+
+
 def token_lock(appid: str) -> str:
     return key("wx", f"{appid}:access_token:lock")
 

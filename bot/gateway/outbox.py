@@ -1,7 +1,8 @@
 """Asynchronous replies wait in a Redis stream until the platform takes them.
 
 A stream with a consumer group: an entry is acked only once the platform accepted it
-(or refused it for good: outside the 48-hour window, over the quota), so nothing is
+(or refused it for good: outside the 48-hour window with no subscription notice allowed,
+over the quota), so nothing is
 lost while the platform or the network is down, nor when a gateway worker dies
 (its unacked entries are reclaimed). Entries go out in order, one at a time.
 """
@@ -13,12 +14,14 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.gateway import keys
+from bot.gateway.notices import Notices
 from bot.gateway.wechat_api import PlatformUnavailable, WeChatAPI
 from bot.streams import StreamConsumer, field
 from bot.wechat.errors import APIError
@@ -26,11 +29,18 @@ from bot.wechat.errors import APIError
 log = logging.getLogger("patentdesk.outbox")
 
 
+# Told how each job reached the user: (job, via = custom | notice | refused, errcode or None).
+Reporter = Callable[[dict[str, Any], str, int | None], Awaitable[None]]
+
+
 class Outbox:
     def __init__(self, redis: aioredis.Redis, api: WeChatAPI, consumer: str | None = None,
-                 max_backoff: float = 30.0, reclaim_ms: int = 30_000) -> None:
+                 max_backoff: float = 30.0, reclaim_ms: int = 30_000, notices: Notices | None = None,
+                 report: Reporter | None = None) -> None:
         self.redis = redis
         self.api = api
+        self.notices = notices  # past the 48-hour window: the subscription notice, when configured
+        self.report = report
         self.max_backoff = max_backoff
         self.stream = StreamConsumer(
             redis, keys.OUTBOX, keys.OUTBOX_GROUP, consumer or f"sender-{os.getpid()}", reclaim_ms=reclaim_ms)
@@ -67,17 +77,47 @@ class Outbox:
         try:
             await self.api.send_text(job["openid"], job["text"], job.get("kf_account"))
             await self._count("sent")
+            await self._report(job, "custom")
             return True
         except APIError as exc:
-            if not exc.permanent and not exc.token_invalid:
-                raise PlatformUnavailable(str(exc)) from exc
-            log.warning("outbox: %s refused by the platform: %s", job["msg_key"], exc)
-            await self._count(f"errcode_{exc.errcode}")
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.xadd(keys.OUTBOX_FAILED, {"job": json.dumps(job, ensure_ascii=False),
-                                                           "errcode": exc.errcode, "errmsg": exc.errmsg},
-                                      maxlen=10_000, approximate=True)
-            return True
+            if exc.errcode == APIError.WINDOW_ERROR and self.notices is not None:
+                return await self._notice(job, exc)
+            return await self._refused(job, exc)
+
+    async def _notice(self, job: dict[str, Any], window: APIError) -> bool:
+        """Outside the 48-hour window: the subscription notice, if the user allowed one."""
+        assert self.notices is not None
+        await self._count(f"errcode_{window.errcode}")
+        try:
+            await self.notices.send(job["openid"], job["text"], job["msg_key"])
+        except APIError as exc:
+            return await self._refused(job, exc)
+        except (RedisError, OSError) as exc:
+            raise PlatformUnavailable(f"notice page not stored: {exc}") from exc
+        log.info("outbox: %s past the 48-hour window; sent as a subscription notice", job["msg_key"])
+        await self._count("notice_sent")
+        await self._report(job, "notice")
+        return True
+
+    async def _refused(self, job: dict[str, Any], exc: APIError) -> bool:
+        if not exc.permanent and not exc.token_invalid:
+            raise PlatformUnavailable(str(exc)) from exc
+        log.warning("outbox: %s refused by the platform: %s", job["msg_key"], exc)
+        await self._count(f"errcode_{exc.errcode}")
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.xadd(keys.OUTBOX_FAILED, {"job": json.dumps(job, ensure_ascii=False),
+                                                       "errcode": exc.errcode, "errmsg": exc.errmsg},
+                                  maxlen=10_000, approximate=True)
+        await self._report(job, "refused", exc.errcode)
+        return True
+
+    async def _report(self, job: dict[str, Any], via: str, errcode: int | None = None) -> None:
+        if self.report is None:
+            return
+        try:
+            await self.report(job, via, errcode)
+        except (RedisError, OSError) as exc:  # the message went out; only its record is late
+            log.warning("outbox: delivery of %s not recorded: %s", job.get("msg_key"), exc)
 
     async def _count(self, name: str) -> None:
         with contextlib.suppress(RedisError, OSError):

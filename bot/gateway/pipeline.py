@@ -63,6 +63,7 @@ class Assistant:
             "user": pseudonym(self.pseudonym_key, inbound.channel, inbound.user_id),
             "at": _iso(inbound.received_at),
             "msg_type": inbound.msg_type,
+            "scene": inbound.scene,
             "replied_at": _iso(finished) if finished else None,
             "text_in": inbound.text_in,
             "texts_out": texts,

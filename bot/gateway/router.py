@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from bot.gateway.handlers import Handler, PassOn
 from bot.gateway.messages import Handled, Inbound
+from bot.gateway.scenes import SceneGreeter
 from bot.gateway.state import Change, ConvState, StateStore
 from bot.handoff import HandoffUnavailable
 
@@ -27,15 +28,20 @@ MAX_PASSES = 4  # rating -> feedback -> bot is the longest chain
 
 class Router:
     def __init__(self, store: StateStore, handlers: Mapping[str, Handler], conv_id_for: Callable[[str, str], str],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], scenes: SceneGreeter | None = None) -> None:
         self.store = store
+        self.scenes = scenes
         self.handlers = handlers
         self.conv_id_for = conv_id_for
         self.clock = clock
 
     async def route(self, inbound: Inbound) -> Handled:
         if inbound.to_bot is None:
-            return Handled(list(inbound.canned), {"decision": "channel"})
+            texts = list(inbound.canned)
+            if inbound.scene and self.scenes is not None:  # a QR code's scan: its welcome, the first time
+                conv_id = self.conv_id_for(inbound.channel, inbound.user_id)
+                texts = await self.scenes.greet(conv_id, inbound.scene, texts)
+            return Handled(texts, {"decision": "channel"})
         conv_id = self.conv_id_for(inbound.channel, inbound.user_id)
         try:
             state = await self.store.read(conv_id, self.clock())

@@ -26,6 +26,7 @@ log = logging.getLogger("patentdesk.wechat_api")
 
 REFRESH_MARGIN_S = 60
 SYSTEM_BUSY = -1
+MENU_MISSING = 46003
 
 
 class PlatformUnavailable(RuntimeError):
@@ -110,18 +111,62 @@ class WeChatAPI:
         log.info("access_token fetched (valid %d s)", ttl)
         return token
 
+    # --- calls with the token ---------------------------------------------------------
+    async def call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """One API call with the shared token: a rejected token is refreshed and the call
+        retried once; a non-zero errcode raises APIError."""
+        token = await self.access_token()
+        data = await self._call(method, path, {**(params or {}), "access_token": token}, body)
+        code = int(data.get("errcode", 0) or 0)
+        if code and APIError(code).token_invalid:
+            log.info("access_token rejected (%d); refreshing once", code)
+            token = await self.access_token(stale=token)
+            data = await self._call(method, path, {**(params or {}), "access_token": token}, body)
+            code = int(data.get("errcode", 0) or 0)
+        if code:
+            raise APIError(code, str(data.get("errmsg", "")))
+        return data
+
     # --- customer-service messages ----------------------------------------------------
     async def send_text(self, openid: str, content: str, kf_account: str | None = None) -> None:
         body: dict[str, Any] = {"touser": openid, "msgtype": "text", "text": {"content": content}}
         if kf_account:
             body["customservice"] = {"kf_account": kf_account}
-        token = await self.access_token()
-        data = await self._call("POST", "/cgi-bin/message/custom/send", {"access_token": token}, body)
-        code = int(data.get("errcode", 0))
-        if code and APIError(code).token_invalid:
-            log.info("access_token rejected (%d); refreshing once", code)
-            token = await self.access_token(stale=token)
-            data = await self._call("POST", "/cgi-bin/message/custom/send", {"access_token": token}, body)
-            code = int(data.get("errcode", 0))
-        if code:
-            raise APIError(code, str(data.get("errmsg", "")))
+        await self.call("POST", "/cgi-bin/message/custom/send", body)
+
+    # --- the custom menu --------------------------------------------------------------
+    async def menu_get(self) -> dict[str, Any] | None:
+        """The menu the platform holds (menu/get's `menu`), None when there is none (46003)."""
+        try:
+            data = await self.call("GET", "/cgi-bin/menu/get")
+        except APIError as exc:
+            if exc.errcode == MENU_MISSING:
+                return None
+            raise
+        menu = data.get("menu")
+        return menu if isinstance(menu, dict) else None
+
+    async def menu_create(self, payload: dict[str, Any]) -> None:
+        await self.call("POST", "/cgi-bin/menu/create", payload)
+
+    async def menu_delete(self) -> None:
+        await self.call("GET", "/cgi-bin/menu/delete")
+
+    # --- the JS-SDK's ticket (for the open tag on /wechat/subscribe) ------------------
+    async def jsapi_ticket(self) -> str:
+        """The jsapi_ticket, shared in Redis like the token (valid 7200 s; fetched when missing)."""
+        cache = keys.jsapi_ticket(self.appid)
+        with contextlib.suppress(RedisError, OSError):
+            cached = await self.redis.get(cache)
+            if cached:
+                return cached.decode() if isinstance(cached, bytes) else str(cached)
+        data = await self.call("GET", "/cgi-bin/ticket/getticket", params={"type": "jsapi"})
+        ticket = str(data["ticket"])
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.set(cache, ticket, ex=max(int(data.get("expires_in", 7200)) - REFRESH_MARGIN_S, 1))
+        return ticket
+
+    # --- QR codes ---------------------------------------------------------------------
+    async def qrcode_create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """{"ticket", "url"[, "expire_seconds"]} of a new (or, permanent, the same) code."""
+        return await self.call("POST", "/cgi-bin/qrcode/create", body)

@@ -147,17 +147,18 @@ class WeChatEndpoint:
             await self.assistant.record(inbound, handled, "none")
             return SUCCESS
         await claim.settle(Outcome("passive", (pieces[0],)))
+        await self.assistant.record(inbound, handled, "passive" if len(pieces) == 1 else "passive+async")
         if len(pieces) > 1:
             await self.outbox.put(inbound.user_id, pieces[1:], inbound.msg_key)
-        await self.assistant.record(inbound, handled, "passive" if len(pieces) == 1 else "passive+async")
         return text_reply(message, pieces[0], int(time.time()))
 
     async def _late(self, inbound: Inbound, task: asyncio.Task[Handled]) -> None:
         handled = await task
         pieces = _pieces(handled)
+        # recorded before it is queued, so the outbox's delivery record always finds it
+        await self.assistant.record(inbound, handled, "async" if pieces else "none")
         if pieces:
             await self.outbox.put(inbound.user_id, pieces, inbound.msg_key)
-        await self.assistant.record(inbound, handled, "async" if pieces else "none")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

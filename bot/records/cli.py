@@ -22,9 +22,9 @@ from bot.config import Settings
 ENQUIRY_COLUMNS = ("id", "channel", "user", "started_at", "last_at", "closed_at", "resolved_by", "category",
                    "handed_off", "reason", "agent", "wait_seconds", "handle_seconds", "outcome", "complaint_grade",
                    "ticket_id", "ticket_due_at", "ticket_answered_at", "rating", "rating_after", "follow_up",
-                   "conv_id", "closed_by", "anonymised_at")
+                   "conv_id", "closed_by", "anonymised_at", "scene")
 MESSAGE_COLUMNS = ("enquiry_id", "id", "at", "channel", "direction", "who", "text", "msg_type", "path", "decision",
-                   "entry_id", "confidence", "candidates", "agent", "latency_ms", "event_key")
+                   "entry_id", "confidence", "candidates", "agent", "latency_ms", "event_key", "delivered_via")
 
 
 def day_or_time(value: str) -> date | datetime:
@@ -147,7 +147,8 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     for name in ("time (UTC+8)", "who", "text", "decision / entry"):
         lines.add_column(name)
     timeline = [(m["at"], m["id"], m["who"], m["text"], " ".join(
-        str(x) for x in (m["decision"], m["entry_id"], m["confidence"], m["agent"]) if x is not None))
+        str(x) for x in (m["decision"], m["entry_id"], m["confidence"], m["agent"],
+                         f"via {m['delivered_via']}" if m.get("delivered_via") else None) if x is not None))
         for m in enq["messages"]]
     timeline += [(e["at"], e["id"], "event", e["kind"] + (f" {e['step']}" if e["step"] else ""), " ".join(
         str(x) for x in (e["agent"], e["rating"], e["helpful"], e["entry_id"], e["text"]) if x is not None))
@@ -266,6 +267,7 @@ def print_report(report: dict[str, Any]) -> None:
     for name, value in (
         ("enquiries", f"{e['total']} ({e['finished']} finished; " + ", ".join(
             f"{k} {v}" for k, v in e["by_channel"].items()) + ")"),
+        ("by scene", ", ".join(f"{k} {v}" for k, v in e.get("by_scene", {}).items()) or "-"),
         ("resolved by", ", ".join(f"{k} {v}" for k, v in rb.items())),
         ("bot resolution rate", _pct(report["bot_resolution_rate"])),
         ("handoff rate", _pct(report["handoff_rate"])),

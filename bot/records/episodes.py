@@ -59,8 +59,9 @@ from bot.records.schema import enquiries, enquiry_events, messages, rejected_eve
 
 log = logging.getLogger("patentdesk.records")
 
-KINDS = ("exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer")
-FOLLOW_UP_KINDS = frozenset({"rating", "feedback", "notice", "ticket_answer"})
+KINDS = ("exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer", "delivery")
+FOLLOW_UP_KINDS = frozenset({"rating", "feedback", "notice", "ticket_answer", "delivery"})
+VIAS = ("custom", "notice", "refused")
 FOLLOW_UP_DECISIONS = frozenset({"rating", "feedback"})
 OPEN_STEPS = frozenset({"queued", "assigned", "transferred", "reclaimed", "team_transferred"})
 STEPS = OPEN_STEPS | {"left", "ticket", "handed_back", "closed", "ticket_transfer"}
@@ -153,6 +154,8 @@ def normalise(raw: Any) -> Event:
         raise EventError(f"rating must be one of {sorted(RATINGS)}")
     if kind == "ticket_answer":
         _required(raw, "ticket_id")
+    if kind == "delivery" and raw.get("via") not in VIAS:
+        raise EventError(f"delivery via must be one of {', '.join(VIAS)}")
     return Event(kind, key, _required(raw, "channel"), _required(raw, "user"), parse_time(raw.get("at")), raw)
 
 
@@ -233,7 +236,8 @@ class Applier:
 
     def find(self, ev: Event) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """(the enquiry to join or None, an open enquiry the event leaves behind)."""
-        if ev.kind == "ticket_answer" or (ev.kind == "handoff" and ev.data.get("step") == "ticket_transfer"):
+        if ev.kind == "ticket_answer" or (ev.kind == "handoff" and ev.data.get("step") == "ticket_transfer") \
+                or (ev.kind == "delivery" and ev.data.get("ticket_id")):
             held = self._one(select(enquiries).where(enquiries.c.ticket_id == ev.data["ticket_id"])
                              .order_by(enquiries.c.id.desc()))
             if held is not None:
@@ -323,7 +327,8 @@ class Applier:
             self._message(enq, ev, f"{ev.key}#{i}", replied, "out", who, str(out), msg_type="text", path=path,
                           decision=decision, entry_id=_opt_str(d.get("entry_id")),
                           confidence=_opt_float(d.get("confidence")), candidates=_candidates(d.get("candidates")),
-                          latency_ms=int(latency) if isinstance(latency, int | float) else None, reply_to=ev.key)
+                          latency_ms=int(latency) if isinstance(latency, int | float) else None, reply_to=ev.key,
+                          delivered_via="passive" if path == "passive" or path == "passive+async" and i == 1 else None)
         if decision == "answer" and who == "bot":
             enq["bot_answered_at"] = max(ev.at, utc(enq["bot_answered_at"])) if enq["bot_answered_at"] else ev.at
             entry = _opt_str(d.get("entry_id"))
@@ -331,6 +336,8 @@ class Applier:
                 enq["category"] = self.categories[entry]
         if enq["conv_id"] is None and _opt_str(d.get("conv_id")):
             enq["conv_id"] = d["conv_id"]
+        if enq.get("scene") is None and _opt_str(d.get("scene")):
+            enq["scene"] = str(d["scene"])[:64]  # where the user came from: the first scene seen in the episode
 
     def _on_agent_message(self, ev: Event, enq: dict[str, Any]) -> None:
         agent = _opt_str(ev.data.get("agent"))
@@ -353,6 +360,19 @@ class Applier:
         enq["ticket_id"] = enq["ticket_id"] or ev.data["ticket_id"]
         enq["agent"] = _opt_str(ev.data.get("agent")) or enq["agent"]
         enq["ticket_team"] = _opt_str(ev.data.get("team")) or enq["ticket_team"]
+
+    def _on_delivery(self, ev: Event, enq: dict[str, Any]) -> None:
+        """What reached the user of a reply sent later (customer-service message, or the
+        subscription notice past the 48-hour window, or refused): marks its messages."""
+        via = str(ev.data["via"])
+        undecided = (messages.c.enquiry_id == enq["id"]) & (messages.c.direction == "out") & (
+            messages.c.delivered_via.is_(None))
+        if ev.data.get("ticket_id"):
+            target = undecided & (messages.c.msg_type == "ticket_answer")
+        else:
+            target = undecided & (messages.c.reply_to == str(ev.data.get("for_key") or ""))
+        self.conn.execute(update(messages).where(target).values(delivered_via=via))
+        self._event(enq, ev, step=via)
 
     def _on_rating(self, ev: Event, enq: dict[str, Any]) -> None:
         rating = int(ev.data["rating"])

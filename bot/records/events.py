@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
-Kind = Literal["exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer"]
+Kind = Literal["exchange", "agent_message", "notice", "handoff", "rating", "feedback", "ticket_answer", "delivery"]
 
 
 class _Base(TypedDict):
@@ -47,6 +47,7 @@ class Exchange(_Base):
     conv_id: NotRequired[str | None]  # set while the user is in the handoff queue or with an agent
     who: NotRequired[str | None]  # who said texts_out: bot (default) | agent | system (queue, rating thanks)
     agent: NotRequired[str | None]  # the agent, when who is agent
+    scene: NotRequired[str | None]  # the QR code's scene on a subscribe or scan (WeChat)
 
 
 class AgentMessage(_Base):
@@ -103,6 +104,17 @@ class TicketAnswer(_Base):
     delivered: bool
 
 
-RecordEvent = Exchange | AgentMessage | Notice | Handoff | Rating | Feedback | TicketAnswer
+class Delivery(_Base):
+    """How a reply sent after the request reached the user (WeChat's outbox): as a
+    customer-service message, as a subscription notice (past the 48-hour window), or not
+    at all (refused). Passive replies are marked by their exchange."""
+
+    via: str  # custom | notice | refused
+    for_key: NotRequired[str | None]  # the exchange's event_key whose reply this was
+    ticket_id: NotRequired[str | None]  # or the left message it answers
+    errcode: NotRequired[int | None]  # on refused
+
+
+RecordEvent = Exchange | AgentMessage | Notice | Handoff | Rating | Feedback | TicketAnswer | Delivery
 
 RATINGS: dict[int, str] = {1: "非常满意", 2: "满意", 3: "一般", 4: "不满意"}

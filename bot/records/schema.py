@@ -75,6 +75,7 @@ enquiries = Table(
     Column("anonymised_at", DateTime(timezone=True), nullable=True),
     Column("team", String(32), nullable=True, index=True),  # the team of the last handoff (NULL: default team)
     Column("ticket_team", String(32), nullable=True),  # the team the left message was for last
+    Column("scene", String(64), nullable=True, index=True),  # the QR code the user came through (WeChat)
     Index(None, "channel", "user", "started_at"),
 )
 
@@ -99,6 +100,9 @@ messages = Table(
     Column("agent", String(40), nullable=True),
     Column("latency_ms", Integer, nullable=True),
     Column("reply_to", String(200), nullable=True),  # replies: event_key of the user message answered
+    # what reached the user: passive | custom (customer-service message) | notice (subscription
+    # notice, past the 48-hour window) | refused (the platform took neither); NULL: not known yet
+    Column("delivered_via", String(8), nullable=True),
 )
 
 enquiry_events = Table(

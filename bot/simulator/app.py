@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -29,6 +30,7 @@ from bot.simulator.routes import (
     SocketRegistry,
     routes,
 )
+from bot.wechat.menu import menu_payload
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def create_app(
     token_grace: float = TOKEN_GRACE,
     window: float = WINDOW_SECONDS,
     custom_quota: int = CUSTOM_QUOTA,
+    menu: dict[str, Any] | None | str = "ours",
 ) -> web.Application:
     """The simulator for `settings`' account, posting to `gateway_url` (default: the configured webhook).
 
@@ -65,12 +68,15 @@ def create_app(
     it by whatever /sim/clock has added. `timeout` and `tries` are the platform's 5 s and 3
     tries, shrinkable so tests of slow gateways stay fast. Secrets must be filled in
     (bot.secrets.with_secrets) because the simulator signs with the gateway's token.
+    `menu` is the menu the account starts with: "ours" (as if `patentdesk wechat menu push`
+    had run, for the demo), None (a fresh account) or a menu/create body.
     """
     if not settings.wechat_token or not settings.wechat_appsecret:
         raise ValueError("wechat_token and wechat_appsecret are empty: pass the settings through with_secrets()")
     platform = Platform(
         appid=settings.wechat_appid, appsecret=settings.wechat_appsecret, clock=SimClock(clock or time.time),
         token_ttl=token_ttl, token_grace=token_grace, window=window, custom_quota=custom_quota,
+        menu=menu_payload() if menu == "ours" else menu if isinstance(menu, dict) else None,
     )
     deliverer = Deliverer(
         platform, url=gateway_url or settings.wechat_webhook_url, token=settings.wechat_token,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -22,11 +22,11 @@ from bot.wechat.errors import WeChatError
 from bot.wechat.menu import MENU_BY_KEY
 from bot.wechat.replies import SUCCESS, TEXT_LIMIT_BYTES
 from bot.wechat.signature import check_signature, sign
-from bot.wechat.xmlio import parse_fields, render_xml
+from bot.wechat.xmlio import Value, parse_fields, render_xml
 
 log = logging.getLogger(__name__)
 
-KINDS = ("text", "voice", "image", "subscribe", "unsubscribe", "click")
+KINDS = ("text", "voice", "image", "subscribe", "unsubscribe", "click", "scan", "notice_accept")
 MESSAGE_KINDS = ("text", "voice", "image")  # these carry a MsgId; events do not
 MAX_CONTENT = 4000
 MAX_DELIVERIES = 10
@@ -44,6 +44,8 @@ class UserAction:
     recognition: str = ""
     event_key: str = ""
     client_id: str | None = None
+    ticket: str = ""  # scan: the QR code's ticket (the platform turns it into subscribe or SCAN)
+    template_id: str = ""  # notice_accept: the subscription-notice template the user allowed
 
     @classmethod
     def from_json(cls, data: Any) -> UserAction:
@@ -57,7 +59,7 @@ class UserAction:
         if kind not in KINDS:
             raise ValueError(f"type must be one of {', '.join(KINDS)}")
         fields = {}
-        for name in ("content", "recognition", "event_key", "client_id"):
+        for name in ("content", "recognition", "event_key", "client_id", "ticket", "template_id"):
             value = data.get(name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be a string")
@@ -66,10 +68,14 @@ class UserAction:
             raise ValueError("a text message needs content")
         if kind == "click" and not fields["event_key"]:
             raise ValueError("a click needs event_key")
+        if kind == "scan" and not fields["ticket"]:
+            raise ValueError("a scan needs the QR code's ticket")
+        if kind == "notice_accept" and not fields["template_id"]:
+            raise ValueError("notice_accept needs template_id")
         if len(fields["content"]) > MAX_CONTENT or len(fields["recognition"]) > MAX_CONTENT:
             raise ValueError(f"content is limited to {MAX_CONTENT} characters")
         return cls(openid, kind, fields["content"], fields["recognition"], fields["event_key"][:128],
-                   fields["client_id"][:64] or None)
+                   fields["client_id"][:64] or None, fields["ticket"][:200], fields["template_id"][:128])
 
     @property
     def display(self) -> str:
@@ -81,12 +87,18 @@ class UserAction:
         if self.kind == "click":
             item = MENU_BY_KEY.get(self.event_key)
             return f"[菜单] {item.label if item else self.event_key}"
+        if self.kind == "scan":
+            return "[扫码]"
+        if self.kind == "notice_accept":
+            return "[允许接收订阅通知]"
+        if self.kind == "subscribe" and self.event_key.startswith("qrscene_"):
+            return "[扫码关注]"
         return {"image": "[图片]", "subscribe": "[关注]", "unsubscribe": "[取消关注]"}[self.kind]
 
 
-def compose(action: UserAction, *, account_id: str, create_time: int, msg_id: str | None) -> dict[str, str | int]:
+def compose(action: UserAction, *, account_id: str, create_time: int, msg_id: str | None) -> dict[str, Value]:
     """The message's XML fields, in the platform's order (integers bare, strings in CDATA)."""
-    fields: dict[str, str | int] = {
+    fields: dict[str, Value] = {
         "ToUserName": account_id,
         "FromUserName": action.openid,
         "CreateTime": create_time,
@@ -103,6 +115,13 @@ def compose(action: UserAction, *, account_id: str, create_time: int, msg_id: st
         fields.update(MsgType="event", Event=action.kind)
         if action.event_key:  # a follow through a QR code: qrscene_...
             fields["EventKey"] = action.event_key
+            if action.ticket:
+                fields["Ticket"] = action.ticket
+    elif action.kind == "notice_accept":  # the subscription popup's answer
+        fields.update(MsgType="event", Event="subscribe_msg_popup_event", SubscribeMsgPopupEvent=[
+            {"TemplateId": action.template_id, "SubscribeStatusString": "accept", "PopupScene": 2}])
+    elif action.kind == "scan":  # a follower scanning a code: SCAN with the bare scene
+        fields.update(MsgType="event", Event="SCAN", EventKey=action.event_key, Ticket=action.ticket)
     else:
         fields.update(MsgType="event", Event="CLICK", EventKey=action.event_key)
     if msg_id is not None:
@@ -220,6 +239,10 @@ class Deliverer:
         if not 1 <= deliveries <= MAX_DELIVERIES:
             raise ValueError(f"deliveries must be between 1 and {MAX_DELIVERIES}")
         platform = self.platform
+        if action.kind == "scan":
+            action = self._scanned(action)
+        if action.kind == "notice_accept":
+            platform.accept_notice(action.openid, action.template_id)
         platform.user_action(action.openid, action.kind, action.display, action.client_id)
         create_time = int(platform.clock.now())
         msg_id = platform.next_msg_id() if action.kind in MESSAGE_KINDS else None
@@ -255,6 +278,15 @@ class Deliverer:
                  msg_id, outcome, report["tries"], report["statuses"], report["elapsed"],
                  f" ({'; '.join(report['errors'])})" if report["errors"] else "")
         return report
+
+    def _scanned(self, action: UserAction) -> UserAction:
+        """What a scan becomes: a follow through the code (qrscene_X) for someone who does not
+        follow the account yet, a SCAN event (X) for a follower. ValueError: no such code."""
+        code = self.platform.qrcode_for(action.ticket)
+        user = self.platform.users.get(action.openid)
+        if user is None or not user.subscribed:
+            return replace(action, kind="subscribe", event_key=f"qrscene_{code.scene}")
+        return replace(action, event_key=code.scene)
 
     async def _post(self, query: dict[str, str], body: str, openid: str) -> dict[str, Any]:
         """One copy: up to `tries` POSTs of the same request until one answers 200."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.wechat.menu import check_payload
 from bot.wechat.replies import TEXT_LIMIT_BYTES
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,15 @@ ERRMSG: dict[int, str] = {
     40003: "invalid openid",
     40008: "invalid message type",
     40013: "invalid appid",
+    40016: "invalid button size",
+    40017: "invalid button type",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
+    40023: "invalid sub button size",
+    40025: "invalid sub button name size",
+    40055: "invalid button url domain",
     40125: "invalid appsecret",
+    40164: "invalid ip, not in whitelist",
     41002: "appid missing",
     41004: "appsecret missing",
     42001: "access_token expired",
@@ -49,6 +58,12 @@ ERRMSG: dict[int, str] = {
     45002: "content size out of limit",
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit",
+    46003: "menu no exist",
+    40053: "invalid action info, please check document",
+    40037: "invalid template_id",
+    43101: "user refuse to accept the msg",
+    47003: "argument invalid! data.thing1.value invalid",
+    40097: "invalid args",
     47001: "data format error",
 }
 
@@ -97,7 +112,7 @@ class Entry:
     """One line of a user's chat: what they sent ("user") or what reached them."""
 
     id: int
-    via: str  # user | passive | custom | notice
+    via: str  # user | passive | custom | notice (the platform's apology) | subscription (订阅通知)
     text: str
     at: float
     kind: str = "text"  # for via=user: text, voice, image, subscribe, unsubscribe, click
@@ -137,6 +152,28 @@ class Token:
 
 
 @dataclass
+class QRCode:
+    """A QR code the account made (qrcode/create): scanning it follows (qrscene_X) or SCANs (X)."""
+
+    ticket: str
+    scene: str
+    url: str
+    permanent: bool
+    expires_at: float | None
+
+
+QR_ACTIONS = {"QR_SCENE": (False, "scene_id"), "QR_STR_SCENE": (False, "scene_str"),
+              "QR_LIMIT_SCENE": (True, "scene_id"), "QR_LIMIT_STR_SCENE": (True, "scene_str")}
+QR_MAX_EXPIRE = 30 * 86400
+
+# The demo account's subscription-notice templates (订阅通知 › 我的模板): id -> keywords.
+TEMPLATES: dict[str, tuple[str, ...]] = {"patentdesk_reply_notice": ("thing1", "thing2", "time3")}
+# What a keyword's value may be (the platform's limits per keyword kind).
+THING_MAX, PHRASE_MAX, STRING_MAX = 20, 5, 32
+TIME_RE = re.compile(r"^\d{4}[-年/]\d{1,2}[-月/]\d{1,2}日?( \d{1,2}:\d{2}(:\d{2})?)?$")
+
+
+@dataclass
 class Faults:
     api_errors: deque[int] = field(default_factory=deque)
     api_down: bool = False
@@ -161,8 +198,15 @@ class Platform:
         token_grace: float = TOKEN_GRACE,
         window: float = WINDOW_SECONDS,
         custom_quota: int = CUSTOM_QUOTA,
+        menu: dict[str, Any] | None = None,
+        ip_whitelist: tuple[str, ...] | None = None,
+        templates: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        self.templates = dict(TEMPLATES if templates is None else templates)
         self.appid = appid
+        self.initial_menu = menu
+        # None: any caller may fetch a token; else only these addresses (the account's IP whitelist)
+        self.ip_whitelist = ip_whitelist
         self.appsecret = appsecret
         self.clock = clock or SimClock()
         self.token_ttl = token_ttl
@@ -180,6 +224,11 @@ class Platform:
         self.faults = Faults()
         self.counters: Counter[str] = Counter()
         self.deliveries: deque[dict[str, Any]] = deque(maxlen=200)
+        self.menu: dict[str, Any] | None = self.initial_menu
+        self.qrcodes: dict[str, QRCode] = {}
+        self.ticket: tuple[str, float] | None = None  # the jsapi_ticket and when it expires
+        # one-time subscriptions accepted and not used yet: (openid, template_id) -> count
+        self.subscriptions: Counter[tuple[str, str]] = Counter()
         self._entry_seq = 0
         # MsgIds look like the platform's: 64-bit, about 19 digits, increasing
         self._msg_id = 6_000_000_000_000_000_000 + secrets.randbelow(10**17)
@@ -252,9 +301,11 @@ class Platform:
 
     # -- access tokens ------------------------------------------------------------------
 
-    def issue_token(self, grant_type: str, appid: str, secret: str) -> dict[str, Any]:
+    def issue_token(self, grant_type: str, appid: str, secret: str, caller_ip: str = "127.0.0.1") -> dict[str, Any]:
         """GET /cgi-bin/token: a new token; the previous ones keep working for the grace period."""
         try:
+            if self.ip_whitelist is not None and caller_ip not in self.ip_whitelist:
+                raise PlatformError(40164, f"invalid ip {caller_ip} ipv6 ::ffff:{caller_ip}, not in whitelist")
             if grant_type != "client_credential":
                 raise PlatformError(40002)
             if not appid:
@@ -347,6 +398,156 @@ class Platform:
         self.show(touser, "custom", content, kf_account=kf_account if isinstance(kf_account, str) else None)
         return {"errcode": 0, "errmsg": "ok"}
 
+    # -- the custom menu ------------------------------------------------------------------
+
+    def _json_body(self, body: bytes) -> Any:
+        if not body.strip():
+            raise PlatformError(44002)
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PlatformError(47001) from exc
+
+    def menu_create(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/menu/create: replaces the whole menu, or says which rule it breaks."""
+        try:
+            self.check_token(access_token)
+            payload = self._json_body(body)
+            problems = check_payload(payload)
+            if problems:
+                raise PlatformError(problems[0][0])
+        except PlatformError as exc:
+            self.counters[f"api.menu_create.{exc.errcode}"] += 1
+            raise
+        self.menu = {"button": payload["button"]}
+        self.counters["api.menu_create.ok"] += 1
+        self.broadcast({"type": "menu", "menu": self.menu_items()})
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def menu_get(self, access_token: str) -> dict[str, Any]:
+        """GET /cgi-bin/menu/get: {"menu": {"button": [...]}} (sub_button always present), or 46003."""
+        self.check_token(access_token)
+        if self.menu is None:
+            raise PlatformError(46003)
+        buttons = [{**b, "sub_button": list(b.get("sub_button") or [])} for b in self.menu["button"]]
+        return {"menu": {"button": buttons}}
+
+    def menu_delete(self, access_token: str) -> dict[str, Any]:
+        self.check_token(access_token)
+        self.menu = None
+        self.broadcast({"type": "menu", "menu": []})
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def menu_items(self) -> list[dict[str, str]]:
+        """The menu as the chat page draws it: one entry per clickable button, with its group."""
+        items = []
+        for button in (self.menu or {}).get("button", []):
+            for sub in button.get("sub_button") or [button]:
+                items.append({"key": sub.get("key", ""), "label": sub.get("name", ""), "type": sub.get("type", ""),
+                              "group": button.get("name", "") if button.get("sub_button") else ""})
+        return items
+
+    # -- QR codes with a scene ------------------------------------------------------------
+
+    def qrcode_create(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/qrcode/create: a temporary or permanent code carrying a scene value."""
+        try:
+            self.check_token(access_token)
+            payload = self._json_body(body)
+            action = payload.get("action_name") if isinstance(payload, dict) else None
+            if action not in QR_ACTIONS:
+                raise PlatformError(40097)
+            permanent, kind = QR_ACTIONS[action]
+            info = payload.get("action_info")
+            scene_info = info.get("scene") if isinstance(info, dict) else None
+            value = scene_info.get(kind) if isinstance(scene_info, dict) else None
+            if kind == "scene_str":
+                if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                    raise PlatformError(40053)
+            elif isinstance(value, bool) or not isinstance(value, int) or not (
+                    1 <= value <= 100_000 if permanent else 1 <= value <= 2**32 - 1):
+                raise PlatformError(40053)
+            expire = payload.get("expire_seconds", 60) if not permanent else None
+            if expire is not None and (not isinstance(expire, int) or not 1 <= expire):
+                raise PlatformError(40097)
+        except PlatformError as exc:
+            self.counters[f"api.qrcode_create.{exc.errcode}"] += 1
+            raise
+        scene = str(value)
+        for code in self.qrcodes.values():  # a permanent code for a scene is always the same code
+            if permanent and code.permanent and code.scene == scene:
+                return {"ticket": code.ticket, "url": code.url}
+        ticket = secrets.token_urlsafe(72)
+        url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(18)}"
+        expires = None if expire is None else self.clock.now() + min(expire, QR_MAX_EXPIRE)
+        self.qrcodes[ticket] = QRCode(ticket, scene, url, permanent, expires)
+        self.counters["api.qrcode_create.ok"] += 1
+        body_out: dict[str, Any] = {"ticket": ticket, "url": url}
+        if expire is not None:
+            body_out["expire_seconds"] = min(int(expire), QR_MAX_EXPIRE)
+        return body_out
+
+    def qrcode_for(self, ticket: str) -> QRCode:
+        """The code a ticket names, if it exists and has not expired (ValueError otherwise)."""
+        code = self.qrcodes.get(ticket)
+        if code is None or (code.expires_at is not None and self.clock.now() >= code.expires_at):
+            raise ValueError("no such QR code (unknown or expired ticket)")
+        return code
+
+    # -- the JS-SDK ticket -----------------------------------------------------------------
+
+    def jsapi_ticket(self, access_token: str, kind: str) -> dict[str, Any]:
+        """GET /cgi-bin/ticket/getticket?type=jsapi: the ticket wx.config signatures use."""
+        self.check_token(access_token)
+        if kind != "jsapi":
+            raise PlatformError(40097)
+        if self.ticket is None or self.clock.now() >= self.ticket[1]:
+            self.ticket = (secrets.token_urlsafe(64), self.clock.now() + TOKEN_TTL)
+        return {"errcode": 0, "errmsg": "ok", "ticket": self.ticket[0], "expires_in": TOKEN_TTL}
+
+    # -- subscription notices (订阅通知) ---------------------------------------------------
+
+    def accept_notice(self, openid: str, template_id: str) -> None:
+        """The user tapped "允许" for a template: one notice of it may now be sent to them."""
+        if template_id not in self.templates:
+            raise ValueError("no such notice template on this account")
+        self.ensure_user(openid)
+        self.subscriptions[(openid, template_id)] += 1
+
+    def bizsend(self, access_token: str, body: bytes) -> dict[str, Any]:
+        """POST /cgi-bin/message/subscribe/bizsend: one notice per accepted subscription,
+        every keyword of the template filled within its kind's limits; no 48-hour window."""
+        try:
+            self.check_token(access_token)
+            payload = self._json_body(body)
+            if not isinstance(payload, dict):
+                raise PlatformError(47001)
+            touser, template_id = payload.get("touser"), payload.get("template_id")
+            if not isinstance(touser, str) or touser not in self.users:
+                raise PlatformError(40003)
+            user = self.users[touser]
+            if not isinstance(template_id, str) or template_id not in self.templates:
+                raise PlatformError(40037)
+            data = payload.get("data")
+            values = _notice_values(self.templates[template_id], data)
+            page = payload.get("page", "")
+            if page and (not isinstance(page, str) or not page.startswith(("http://", "https://"))):
+                raise PlatformError(47003, "argument invalid! page invalid")
+            if not user.subscribed or self.subscriptions[(touser, template_id)] <= 0:
+                raise PlatformError(43101)
+        except PlatformError as exc:
+            self.counters[f"api.bizsend.{exc.errcode}"] += 1
+            raise
+        self.subscriptions[(touser, template_id)] -= 1
+        self.counters["api.bizsend.ok"] += 1
+        text = "\n".join(values) + (f"\n{page}" if page else "")
+        self.show(touser, "subscription", text)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def broadcast(self, event: dict[str, Any]) -> None:
+        for openid in list(self.users):
+            self._emit(openid, event)
+
     # -- faults and statistics ----------------------------------------------------------
 
     def set_faults(self, api_errors: list[int] | None = None, api_down: bool | None = None) -> dict[str, Any]:
@@ -375,3 +576,20 @@ class Platform:
             "clock": {"now": round(now, 3), "offset": self.clock.offset},
             "faults": self.faults.to_json(),
         }
+
+
+def _notice_values(keywords: tuple[str, ...], data: Any) -> list[str]:
+    """The template's keyword values in order, or the 47003 the platform answers with."""
+    if not isinstance(data, dict):
+        raise PlatformError(47003, "argument invalid! data invalid")
+    values = []
+    for keyword in keywords:
+        item = data.get(keyword)
+        value = item.get("value") if isinstance(item, dict) else None
+        kind = keyword.rstrip("0123456789")
+        if not isinstance(value, str) or not value or (
+                kind == "thing" and len(value) > THING_MAX or kind == "phrase" and len(value) > PHRASE_MAX
+                or kind == "character_string" and len(value) > STRING_MAX or kind == "time" and not TIME_RE.match(value)):
+            raise PlatformError(47003, f"argument invalid! data.{keyword}.value invalid")
+        values.append(value)
+    return values

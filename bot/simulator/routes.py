@@ -1,10 +1,11 @@
 """HTTP surface of the simulator: the platform's API, the test/demo controls, the chat page.
 
-- /cgi-bin/token, /cgi-bin/message/custom/send
+- /cgi-bin/token, /cgi-bin/message/custom/send, /cgi-bin/menu/create|get|delete,
+  /cgi-bin/qrcode/create, /cgi-bin/showqrcode, /cgi-bin/message/subscribe/bizsend
                 the real API's paths, errcodes and JSON, for the gateway's API client
 - /sim/send, /sim/verify, /sim/inbox/{openid}, /sim/deliveries, /sim/stats, /sim/config
                 act as a user or look at what happened (JSON)
-- /sim/clock, /sim/expire-tokens, /sim/faults, /sim/reset
+- /sim/clock, /sim/expire-tokens, /sim/faults, /sim/account, /sim/reset
                 change the world for a test; they refuse requests made by a web page
                 (Origin / Sec-Fetch-* headers), so the chat page cannot move them by accident
 - / , /static/*, /sim/ws
@@ -29,7 +30,7 @@ from yarl import URL
 from bot.config import Settings
 from bot.simulator.delivery import Deliverer, UserAction
 from bot.simulator.platform import ACCOUNT_NAME, OPENID_RE, Platform, PlatformError
-from bot.wechat.menu import MENU
+from bot.wechat.qrcode import png as qr_png
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,8 @@ async def config(request: web.Request) -> web.Response:
     return web.json_response({
         "account_id": platform.account_id,
         "account_name": ACCOUNT_NAME,
-        "menu": [{"key": item.key, "label": item.label} for item in MENU],
+        "menu": platform.menu_items(),
+        "qrcodes": qrcode_list(platform),
         "mode": deliverer.mode,
         "gateway_url": deliverer.url,
     })
@@ -162,7 +164,8 @@ async def token(request: web.Request) -> web.Response:
     platform = request.app[PLATFORM]
     q = request.query
     try:
-        body = platform.issue_token(q.get("grant_type", ""), q.get("appid", ""), q.get("secret", ""))
+        body = platform.issue_token(q.get("grant_type", ""), q.get("appid", ""), q.get("secret", ""),
+                                    caller_ip=request.remote or "")
     except PlatformError as exc:
         log.info("api token appid=%s -> errcode %d", q.get("appid", ""), exc.errcode)
         return web.json_response(exc.to_json())
@@ -183,6 +186,87 @@ async def custom_send(request: web.Request) -> web.Response:
         return web.json_response(exc.to_json())
     log.info("api custom/send -> ok (%d bytes)", len(body))
     return web.json_response(result)
+
+
+def _api_json(request: web.Request, name: str, call: Callable[[], dict[str, Any]]) -> web.Response:
+    """Run one platform call: its JSON, or its errcode as the real API answers (HTTP 200)."""
+    try:
+        result = call()
+    except PlatformError as exc:
+        log.info("api %s -> errcode %d %s", name, exc.errcode, exc.errmsg)
+        return web.json_response(exc.to_json())
+    log.info("api %s -> ok", name)
+    return web.json_response(result)
+
+
+@routes.post("/cgi-bin/menu/create")
+async def menu_create(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "menu_create")) is not None:
+        return down
+    body = await request.read()
+    token = request.query.get("access_token", "")
+    return _api_json(request, "menu/create", lambda: request.app[PLATFORM].menu_create(token, body))
+
+
+@routes.get("/cgi-bin/menu/get")
+async def menu_get(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "menu_get")) is not None:
+        return down
+    token = request.query.get("access_token", "")
+    return _api_json(request, "menu/get", lambda: request.app[PLATFORM].menu_get(token))
+
+
+@routes.get("/cgi-bin/menu/delete")
+async def menu_delete(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "menu_delete")) is not None:
+        return down
+    token = request.query.get("access_token", "")
+    return _api_json(request, "menu/delete", lambda: request.app[PLATFORM].menu_delete(token))
+
+
+@routes.post("/cgi-bin/message/subscribe/bizsend")
+async def bizsend(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "bizsend")) is not None:
+        return down
+    body = await request.read()
+    token = request.query.get("access_token", "")
+    return _api_json(request, "subscribe/bizsend", lambda: request.app[PLATFORM].bizsend(token, body))
+
+
+@routes.get("/cgi-bin/ticket/getticket")
+async def getticket(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "getticket")) is not None:
+        return down
+    q = request.query
+    return _api_json(request, "ticket/getticket",
+                     lambda: request.app[PLATFORM].jsapi_ticket(q.get("access_token", ""), q.get("type", "")))
+
+
+@routes.post("/cgi-bin/qrcode/create")
+async def qrcode_create(request: web.Request) -> web.Response:
+    if (down := _api_down(request, "qrcode_create")) is not None:
+        return down
+    body = await request.read()
+    token = request.query.get("access_token", "")
+    response = _api_json(request, "qrcode/create", lambda: request.app[PLATFORM].qrcode_create(token, body))
+    platform = request.app[PLATFORM]
+    platform.broadcast({"type": "qrcodes", "qrcodes": qrcode_list(platform)})
+    return response
+
+
+@routes.get("/cgi-bin/showqrcode")
+async def showqrcode(request: web.Request) -> web.Response:
+    """The code's picture (the real one lives on mp.weixin.qq.com; an unknown ticket is a 404)."""
+    try:
+        code = request.app[PLATFORM].qrcode_for(request.query.get("ticket", ""))
+    except ValueError:
+        return web.Response(status=404, text="ticket not found")
+    return web.Response(body=qr_png(code.url), content_type="image/png")
+
+
+def qrcode_list(platform: Platform) -> list[dict[str, Any]]:
+    """The codes the chat page offers to "scan" (its stand-in for pointing a camera at a poster)."""
+    return [{"ticket": c.ticket, "scene": c.scene, "permanent": c.permanent} for c in platform.qrcodes.values()]
 
 
 # -- test and demo controls --------------------------------------------------------------
@@ -265,6 +349,27 @@ async def faults(request: web.Request) -> web.Response:
     return web.json_response(state)
 
 
+@routes.post("/sim/account")
+@tool_only
+async def account(request: web.Request) -> web.Response:
+    """Configure the account as an operator might have (wrongly): IP whitelist, AppSecret."""
+    data = await _json(request)
+    if not isinstance(data, dict):
+        return _error(400, "expected a JSON object")
+    platform = request.app[PLATFORM]
+    if "ip_whitelist" in data:
+        ips = data["ip_whitelist"]
+        if ips is not None and (not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips)):
+            return _error(400, "ip_whitelist must be a list of addresses or null")
+        platform.ip_whitelist = tuple(ips) if ips is not None else None
+    if "appsecret" in data:
+        if not isinstance(data["appsecret"], str) or not data["appsecret"]:
+            return _error(400, "appsecret must be a non-empty string")
+        platform.appsecret = data["appsecret"]
+    log.info("account now: ip_whitelist=%s", platform.ip_whitelist)
+    return web.json_response({"ip_whitelist": platform.ip_whitelist, "menu": platform.menu})
+
+
 @routes.post("/sim/reset")
 @tool_only
 async def reset(request: web.Request) -> web.Response:
@@ -291,8 +396,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     peer = Peer(openid, ws)
     peer.queue.put_nowait({
         "type": "hello", "openid": openid, "nickname": user.nickname, "subscribed": user.subscribed,
-        "account_name": ACCOUNT_NAME, "menu": [{"key": i.key, "label": i.label} for i in MENU],
-        "chat": platform.chat(openid),
+        "account_name": ACCOUNT_NAME, "menu": platform.menu_items(),
+        "qrcodes": qrcode_list(platform), "templates": list(platform.templates), "chat": platform.chat(openid),
     })
     registry.add(peer)
     writer = asyncio.create_task(_pump(peer))

@@ -32,3 +32,11 @@ def check_timestamp(timestamp: str, now: float, window: float) -> int:
         far = f"{away} s" if abs(away) < 10**12 else "very far"
         raise ReplayedRequest(f"timestamp is {far} away from now (window {int(window)} s)")
     return value
+
+
+def jsapi_signature(ticket: str, noncestr: str, timestamp: int | str, url: str) -> str:
+    """The JS-SDK's wx.config signature: SHA1 of its four fields as a query string, keys in
+    ASCII order, the page URL without its #fragment (the open tags need it on our pages)."""
+    page = url.split("#", 1)[0]
+    plain = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={page}"
+    return hashlib.sha1(plain.encode("utf-8")).hexdigest()

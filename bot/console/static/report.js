@@ -84,7 +84,8 @@
   function render(r) {
     const e = r.enquiries;
     $("total").textContent = String(e.total);
-    $("total-detail").textContent = "已结束 " + e.finished + (e.total ? " · " + listed(e.by_channel, CHANNELS) : "");
+    const scenes = e.by_scene && Object.keys(e.by_scene).length ? " · 场景 " + listed(e.by_scene, {}) : "";
+    $("total-detail").textContent = "已结束 " + e.finished + (e.total ? " · " + listed(e.by_channel, CHANNELS) : "") + scenes;
     $("bot-rate").textContent = pct(r.bot_resolution_rate);
     $("resolved-detail").textContent = listed(r.resolved_by, RESOLVED);
     $("handoff-rate").textContent = pct(r.handoff_rate);

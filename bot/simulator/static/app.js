@@ -100,12 +100,30 @@
     if (entry.via === "notice") {
       chat.append(el("div", "notice", entry.text));
       scrollDown();
+    } else if (entry.via === "subscription") {
+      // a subscription notice arrives in the "服务通知" feed, not the chat; shown here marked
+      bubble("them", entry.text, { tag: "服务通知 · 订阅通知", extra: "custom" });
     } else if (entry.via === "custom") {
       const tag = entry.kf_account ? "客服消息 · " + entry.kf_account : "客服消息";
       bubble("them", entry.text, { tag, extra: "custom" });
     } else {
       bubble("them", entry.text);
     }
+    offerNotice(entry.text);
+  }
+
+  // A message asking to allow a subscription notice: the page plays WeChat's popup ("允许").
+  function offerNotice(text) {
+    if (!text || !text.includes("/wechat/subscribe") || !noticeTemplate) return;
+    const button = el("button", "allow-notice", "允许接收一次服务通知");
+    button.type = "button";
+    button.addEventListener("click", () => {
+      send({ kind: "notice_accept", template_id: noticeTemplate });
+      button.disabled = true;
+      button.textContent = "已允许";
+    });
+    chat.append(button);
+    scrollDown();
   }
 
   function setSubscribed(value) {
@@ -114,7 +132,8 @@
     followButton.classList.toggle("off", !value);
     input.disabled = !value;
     input.placeholder = value ? "输入你的问题" : "关注后才能发送消息";
-    for (const button of menuItems.querySelectorAll("button")) button.disabled = !value;
+    // scanning a code works for anyone: it is how a non-follower follows through a poster
+    for (const button of menuItems.querySelectorAll("button:not(.scan)")) button.disabled = !value;
     updateSendButton();
   }
 
@@ -122,14 +141,41 @@
     sendButton.disabled = !subscribed || input.value.trim() === "";
   }
 
+  let codes = [];
+  let noticeTemplate = null;
+
+  function renderCodes(list) {
+    codes = list;
+    renderMenu(menuShown);
+  }
+
+  let menuShown = [];
+
   function renderMenu(items) {
+    // the menu the platform holds (menu/create), one button per clickable item, then the
+    // account's QR codes (qrcode/create): "scanning" one sends what the camera would
+    menuShown = items;
     menuItems.replaceChildren();
+    if (items.length === 0) menuItems.append(el("span", "menu-empty", "（公众号尚未设置菜单）"));
+    let group = null;
     for (const item of items) {
+      if (item.type && item.type !== "click") continue;
+      if (item.group && item.group !== group) menuItems.append(el("span", "menu-group", item.group));
+      group = item.group;
       const button = el("button", "", item.label);
       button.type = "button";
       button.dataset.key = item.key;
       button.disabled = !subscribed;
       button.addEventListener("click", () => send({ kind: "click", event_key: item.key }));
+      menuItems.append(button);
+    }
+    if (codes.length) menuItems.append(el("span", "menu-group", "扫一扫（模拟扫描公众号二维码）"));
+    for (const code of codes) {
+      const button = el("button", "scan", "扫码 · " + code.scene);
+      button.type = "button";
+      button.dataset.ticket = code.ticket;
+      button.title = "二维码图片：/cgi-bin/showqrcode?ticket=…";
+      button.addEventListener("click", () => send({ kind: "scan", ticket: code.ticket }));
       menuItems.append(button);
     }
   }
@@ -145,12 +191,20 @@
 
   function onEvent(event) {
     switch (event.type) {
+      case "menu":
+        renderMenu(event.menu);
+        break;
+      case "qrcodes":
+        renderCodes(event.qrcodes);
+        break;
       case "hello":
         chat.replaceChildren();
         seen.clear();
         lastTime = 0;
         $("account").textContent = event.account_name;
         document.title = "微信公众号模拟器 · " + event.account_name;
+        codes = event.qrcodes || [];
+        noticeTemplate = (event.templates || [])[0] || null;
         renderMenu(event.menu);
         setSubscribed(event.subscribed);
         for (const entry of event.chat) render(entry);
