@@ -6,6 +6,7 @@ Tone rule: courteous, never curt or blaming; Simplified Chinese. The payload sit
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 DECISIONS = ("answer", "clarify", "handoff", "fallback", "smalltalk", "out_of_scope")
@@ -136,19 +137,28 @@ def queue_update(position: int, wait_seconds: float | None) -> str:
     return "您好，感谢您的耐心等待。" + place_text(position, wait_seconds)
 
 
-def leave_offer(reason: str, team: str | None = None) -> str:
+_DAYS = {1: "一", 2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九", 10: "十"}
+
+
+def leave_offer(reason: str, team: str | None = None, hours: str = "8:30-17:00", days: int = 2) -> str:
     """reason: closed (out of working hours), busy (nobody free), timeout (nobody claimed in time);
-    team: the name of a team other than the default one."""
+    team: the name of a team other than the default one; hours and days: that team's opening
+    hours and ticket due time, so the promise made is the one the team keeps."""
     who = f"{team}同事" if team else "人工客服"
     why = {
-        "closed": f"非常抱歉，现在不是{who}的工作时间（工作日 8:30-17:00，法定节假日除外）。",
+        "closed": f"非常抱歉，现在不是{who}的工作时间（工作日 {hours}，法定节假日除外）。",
         "busy": f"非常抱歉，目前暂无{who}在线。",
         "timeout": f"非常抱歉让您久等了，{who}暂时都在忙。",
     }[reason]
     if team and reason != "timeout":
         why = f"您的问题需要{team}同事协助处理。" + why
-    return (why + "您可以直接发送留言，我们会在两个工作日内答复您；也可以回复“取消”返回智能助手。"
+    return (why + f"您可以直接发送留言，我们会在{_DAYS.get(days, str(days))}个工作日内答复您；也可以回复“取消”返回智能助手。"
             + ("" if reason != "timeout" else "如果您愿意继续等待，无需回复，我们会按顺序为您接入。"))
+
+
+def team_hours(opens: dt.time, closes: dt.time) -> str:
+    """"8:30-17:00" as the offer states a team's hours."""
+    return f"{opens.hour}:{opens.minute:02d}-{closes.hour}:{closes.minute:02d}"
 
 
 def ticket_created(ticket_id: str, due: str) -> str:
@@ -190,7 +200,7 @@ def rating_thanks(rating: int) -> str:
 
 
 NOTICE_TITLE = "您的咨询有了答复"
-NOTICE_PAGE_TITLE = "专利事务咨询 · 答复"
+NOTICE_PAGE_TITLE = "您的咨询答复 · 专利事务咨询"
 NOTICE_PAGE_BACK = "如需继续咨询，请返回公众号直接发送消息，我们会尽快为您解答。"
 NOTICE_PAGE_GONE = "抱歉，这条答复已过期或不存在。如需帮助，请返回公众号直接发送消息。"
 SUBSCRIBE_DONE = "已开启，有答复时我们会通过服务通知告诉您。感谢您的耐心！"

@@ -158,7 +158,14 @@ async def test_technician_answers_a_ticket_of_their_team(tmp_path, redis_server,
         await agent(flow, "tech1", capacity=0)
         user = "o_cert_after_hours"
         await pair.send(openid=user, content="数字证书登录不了，提示证书已过期")
-        assert (await texts(pair, user, 1))[0] == replies.leave_offer("closed", "技术支持")
+        from bot.handoff.calendar import load_calendar
+        from bot.handoff.teams import load_teams
+
+        tech = load_teams(env["HANDOFF_TEAMS"], load_calendar(None)).get("tech")
+        # the offer states technical support's own hours, not the desk's 8:30-17:00
+        hours = replies.team_hours(tech.calendar.opens, tech.calendar.closes)
+        assert hours != "8:30-17:00"
+        assert (await texts(pair, user, 1))[0] == replies.leave_offer("closed", "技术支持", hours=hours)
         await pair.send(openid=user, content="证书昨天刚更新过，麻烦技术人员联系我")
         assert await new_texts(pair, user, 1, 1) == [replies.leave_confirm("证书昨天刚更新过，麻烦技术人员联系我")]
         await pair.send(openid=user, content="确认")

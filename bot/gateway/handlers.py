@@ -133,11 +133,12 @@ class BotHandler:
         info = {**handled.info, "conv_id": conv_id, "transcribed": True, "team": team.team_id}
         await desk.transcripts.append(conv_id, Line(inbound.received_at, "user", inbound.text_in))
         other_team = None if team.team_id == teams.default else team.name
+        hours, days = replies.team_hours(team.calendar.opens, team.calendar.closes), team.ticket_working_days
         if not team.calendar.is_open(datetime.fromtimestamp(now, UTC)):
-            text = replies.leave_offer("closed", other_team)
+            text = replies.leave_offer("closed", other_team, hours, days)
             await desk.queue.offer_message(conv_id, "offered")
         elif place is None or not place.online_agents:
-            text = replies.leave_offer("busy", other_team)
+            text = replies.leave_offer("busy", other_team, hours, days)
             await desk.queue.offer_message(conv_id, "offered")
         else:
             text = replies.handoff_queued(reason == "complaint", place.position, place.estimated_wait, other_team)

@@ -254,7 +254,8 @@ class HandoffFlow:
                 continue
             if waiting.waited >= self.settings.handoff_claim_timeout:
                 if await self.queue.offer_message(conv.conv_id, "offered"):
-                    await self.tell(conv, replies.leave_offer("timeout"), "leave_offer")
+                    team = self.queue.teams.get(conv.team)
+                    await self.tell(conv, replies.leave_offer("timeout", days=team.ticket_working_days), "leave_offer")
                 continue
             if self.notice_due(conv, place.position):
                 await self.queue.remember_notice(conv.conv_id, place.position, self.clock())
