@@ -205,13 +205,20 @@ async def _texts_with(pair: Pair, openid: str, part: str) -> list[str]:
     return [m["text"] for m in await pair.inbox(openid, want=0, timeout=0.1) if part in m["text"]]
 
 
+def closed_offer(flow) -> str:
+    """The out-of-hours offer as the desk makes it: it states the default team's hours (the
+    test calendar's short window, not 8:30-17:00)."""
+    calendar = flow.queue.teams.get(None).calendar
+    return replies.leave_offer("closed", None, replies.team_hours(calendar.opens, calendar.closes))
+
+
 async def test_out_of_hours_leave_message_becomes_a_ticket_and_is_answered(tmp_path, redis_server, rasa_url,
                                                                            rasa_auth_token) -> None:
     async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token, open_now=False) as (pair, flow):
         user = "o_after_hours"
         await pair.send(openid=user, content="转人工")
         got = await texts(pair, user, 1)
-        assert got[0] == replies.leave_offer("closed")
+        assert got[0] == closed_offer(flow)
         await pair.send(openid=user, content="PCT进入中国国家阶段的手续想请人工确认，下午方便")
         got = await texts(pair, user, 2)
         assert got[-1] == replies.leave_confirm("PCT进入中国国家阶段的手续想请人工确认，下午方便")
@@ -396,14 +403,16 @@ async def test_a_late_answer_without_an_accepted_notice_is_refused_and_recorded(
     async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token, open_now=False) as (pair, flow):
         user = "o_no_notice"
         await pair.send(openid=user, content="转人工")
-        await pair.send(openid=user, content="想咨询PCT进入国家阶段的期限，请回电")
+        await pair.send(openid=user, content="麻烦工作人员给我回个电话，谢谢")
+        await pair.send(openid=user, content="1")  # a message is left only on confirmation (issue 19)
+        await texts(pair, user, 3)  # the offer, the echo, the ticket
         await pair.control("/sim/clock", {"advance": 49 * 3600})
         await agent(flow, "t1")
         ticket = (await flow.queue.list_tickets())[0]
         await flow.answer_ticket(ticket.ticket_id, "t1", "您好，期限为自优先权日起30个月。")
         status = await pair.gateway_status_once("errcode_43101")
         assert status["outbox"]["errcode_43101"] == 1 and status["outbox"].get("notice_sent", 0) == 0
-        assert len(await pair.inbox(user, want=2)) == 2  # nothing new reached the user
+        assert len(await pair.inbox(user, want=3)) == 3  # nothing new reached the user
         enquiry = await wait_enquiry(pair, lambda e: e["ticket_answered_at"] is not None)
         assert enquiry["ticket_id"] == ticket.ticket_id
         from sqlalchemy import select

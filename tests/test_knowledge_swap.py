@@ -26,13 +26,15 @@ from tests.knowledge_kit import small_settings
 
 pytestmark = pytest.mark.slow
 
-QUESTION = "专利到期了还能续期吗？"
-ASKED = "专利到期以后还能不能续期"
+# a topic the small base does not answer (its files hold the term, fees and changes, not
+# publication), so the published entry is the one answer, not a near-twin of an old one
+QUESTION = "发明专利申请可以请求提前公布吗？"
+ASKED = "发明专利能不能早点公布出来"
 FORM = {
-    "category": "保护期限", "question": QUESTION,
-    "alternatives": "专利到期后可以续吗\n专利过期了能延长吗\n专利保护期满了可以续展吗\n专利到期能不能再续几年",
-    "answer": "不能。专利权期限届满即终止，不能续展；发明专利审查中有不合理延迟的，可以在授权后请求期限补偿。",
-    "source_title": "《中华人民共和国专利法》", "source_article": "第四十二条", "source_date": "2020-10-17",
+    "category": "审查流程", "question": QUESTION,
+    "alternatives": "发明申请能提前公开吗\n不想等18个月才公布可以吗\n怎么让发明专利早点公布\n申请提前公布怎么弄",
+    "answer": "可以。发明专利申请经初步审查认为符合要求的，自申请日起满十八个月即行公布；申请人也可以请求早日公布其申请。",
+    "source_title": "《中华人民共和国专利法》", "source_article": "第三十四条", "source_date": "2020-10-17",
 }
 
 
@@ -100,12 +102,14 @@ def test_a_publish_is_served_after_a_background_rebuild_and_searches_go_on(desk)
     assert holder.index.entry(f"console-{pk}") is not None and len(holder.index.kb) == len(before.kb) + 1
     details = outcome.details
     # the unchanged phrasings' vectors were reused: only the new entry's texts were encoded
-    assert details["encoded"] == len(FORM["alternatives"].splitlines()) + 2, details  # phrasings + answer
+    # at most the new entry's texts (question, phrasings, answer) are encoded: the vector memory
+    # is shared with every build of this checkout, which may have met one of them already
+    assert details["encoded"] <= len(FORM["alternatives"].splitlines()) + 2, details
     assert details["reused"] > 1000, details
 
     turn = dialogue.ask(holder.index, ASKED)
     assert turn.entry_id == f"console-{pk}" and turn.decision == "answer", (turn.decision, turn.candidates)
-    assert "不能续展" in turn.text and "（依据：《中华人民共和国专利法》第四十二条）" in turn.text
+    assert "请求早日公布" in turn.text and "（依据：《中华人民共和国专利法》第三十四条）" in turn.text
     [status] = store.servers(engine)
     assert (status.server, status.state, status.version, status.message) == ("test:1", "serving", 1, None)
     assert watcher.poll() is None  # served: no second rebuild
@@ -124,7 +128,8 @@ def test_a_publish_is_served_after_a_background_rebuild_and_searches_go_on(desk)
 def test_a_failing_check_or_calibration_keeps_the_old_index_and_says_why(desk) -> None:
     settings, engine, holder, watcher = desk
     serving = holder.index
-    pk = publish(settings, engine, question="专利过期后能申请续展吗？", alternatives="专利期满后还能延长保护吗")
+    pk = publish(settings, engine, question="专利过期后能申请续展吗？", alternatives="专利期满后还能延长保护吗",
+                 category="保护期限", answer="不能。专利权期限届满即终止，不能续展。", source_article="第四十二条")
     # meanwhile someone adds the same question to knowledge/: the check over both sources fails
     extra = Path(knowledge_dir(settings)) / "zz_clash.yml"
     extra.write_text("category: 保护期限\nentries:\n  - id: term-clash\n    question: 专利过期后能申请续展吗？\n"

@@ -14,7 +14,7 @@ import pytest
 from bot import replies
 from bot.handoff import Conflict
 from tests.test_gateway_wechat import Pair
-from tests.test_handoff_flow import agent, desk, texts, wait_enquiry
+from tests.test_handoff_flow import agent, closed_offer, desk, texts, wait_enquiry
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -117,7 +117,7 @@ async def test_message_left_only_on_confirmation_and_knowledge_answered_meanwhil
         await pair.send(openid=user, content="年费逾期了还能补交吗？")
         seen = len(await texts(pair, user, 1))
         await pair.send(openid=user, content="转人工")
-        assert await new_texts(pair, user, seen, 1) == [replies.leave_offer("closed")]
+        assert await new_texts(pair, user, seen, 1) == [closed_offer(flow)]
         seen += 1
         # a knowledge question is answered, and the offer stays open
         await pair.send(openid=user, content="发明专利的申请费是多少")

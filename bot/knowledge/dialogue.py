@@ -150,6 +150,14 @@ _ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|�
 _SHORT_CHARS = 8
 
 
+def follows_up(text: str) -> bool:
+    """Whether a message could carry the conversation's question further: it asks something,
+    or names a procedure, a patent type or who applies. "下午三点以后方便联系" does none of
+    these, and completed with the last topic it would be answered with a fee entry."""
+    core = compact(text)
+    return bool(_ASKS.search(core) or own_terms(core) or patent_types(core) or applicant_kind(core))
+
+
 def leans_on_context(text: str, ctx: Context) -> bool:
     """Whether a message needs the conversation to be understood."""
     if not ctx.last_query:
@@ -249,7 +257,7 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     """The reading of a message that the knowledge answers best: as written, or (when it leans
     on the conversation) completed from the topic, the patent type or the last question."""
     plain = _read(index, text, exclude)
-    if not use_context or not ctx.last_query:
+    if not use_context or not ctx.last_query or not follows_up(text):
         return plain
     leaning = leans_on_context(text, ctx)
     if plain.decision.kind == "answer" and not leaning:
