@@ -42,6 +42,7 @@ from yarl import URL
 
 from bot import replies
 from bot.config import PROJECT_ROOT, Settings
+from bot.gateway.account import load_account
 from bot.runtime.local_stack import free_port
 from bot.wechat.crypto import WeChatCrypto, pkcs7_pad
 from bot.wechat.menu import TOPICS
@@ -80,7 +81,9 @@ MARKERS = ("<script", "onerror", "<svg", "passwd", "root:", "lol", "ENTITY", "CD
 PASSWD = [line for line in Path("/etc/passwd").read_text(encoding="utf-8", errors="replace").splitlines()
           if len(line) > 8]
 CANNED = {replies.ASSISTANT_UNAVAILABLE, replies.UNSUPPORTED_MESSAGE, replies.VOICE_NOT_RECOGNISED,
-          replies.UNKNOWN_MENU, replies.welcome_text(TOPICS)}
+          replies.UNKNOWN_MENU, replies.welcome_text(TOPICS),
+          # a QR-code scan (issue 20): a scene's first-scan welcome, or "welcome back"
+          replies.SCAN_AGAIN, *(scene.welcome for scene in load_account().scenes.values())}
 _msg_ids = itertools.count(8_100_000_000_000_000_000, 7)
 
 
