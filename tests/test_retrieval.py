@@ -338,3 +338,12 @@ def test_readings_of_a_follow_up_that_agree_settle_it() -> None:
     weak = _reading("年费还能恢复不", ("annual-fee-restoration", dialogue.CONTEXT_AGREE - 0.1))
     weak2 = _reading("年费一直不交会 还能恢复不", ("annual-fee-restoration", dialogue.CONTEXT_AGREE - 0.2))
     assert dialogue._agreed([plain, weak, weak2]) is None
+
+
+def test_only_a_message_that_asks_or_names_something_is_read_with_the_conversation() -> None:
+    from bot.knowledge.dialogue import follows_up
+
+    for text in ("下午三点以后方便联系", "好的我知道了", "晚点再说"):
+        assert not follows_up(text), text
+    for text in ("那实用新型呢", "能减免吗", "这个要交钱不", "能少交点不", "我是学生", "有优先权的", "超过了怎么办", "外观设计"):
+        assert follows_up(text), text

@@ -155,7 +155,12 @@ def follows_up(text: str) -> bool:
     or names a procedure, a patent type or who applies. "下午三点以后方便联系" does none of
     these, and completed with the last topic it would be answered with a fee entry."""
     core = compact(text)
-    return bool(_ASKS.search(core) or own_terms(core) or patent_types(core) or applicant_kind(core))
+    return bool(_ASKS.search(core) or _ASKS_BY_ENDING.search(core) or own_terms(core) or patent_types(core)
+                or applicant_kind(core))
+
+
+# the spoken yes/no question: "要交钱不", "能少交点不", "交了没"
+_ASKS_BY_ENDING = re.compile(r"[不没][啊呀]?$|没有$")
 
 
 def leans_on_context(text: str, ctx: Context) -> bool:
