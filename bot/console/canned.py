@@ -17,7 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Engine
+
 from bot.config import Settings
+from bot.curation.served import published_version
 
 if TYPE_CHECKING:
     from bot.knowledge.entries import Entry
@@ -93,13 +96,15 @@ class CannedLoader:
         self._future = loop.run_in_executor(None, CannedReplies.load, self.settings)
         self._checked = time.monotonic()
 
-    async def get(self, timeout: float = 15.0) -> CannedReplies:
+    async def get(self, timeout: float = 15.0, engine: Engine | None = None) -> CannedReplies:
+        """`engine`: the records database, to check the published version on (none: no check)."""
         if self._future is None:
             self.start()
         assert self._future is not None
         current = await asyncio.wait_for(asyncio.shield(self._future), timeout)
         self._take_next()
-        await self._maybe_reload(current)
+        if engine is not None:
+            await self._maybe_reload(current, engine)
         assert self._future is not None
         return self._future.result() if self._future.done() else current
 
@@ -111,14 +116,14 @@ class CannedLoader:
                 log.warning("canned replies: reload failed: %s", self._next.exception())
                 self._next = None
 
-    async def _maybe_reload(self, current: CannedReplies) -> None:
+    async def _maybe_reload(self, current: CannedReplies, engine: Engine) -> None:
         interval = self.settings.knowledge_poll_interval
         if interval <= 0 or self._next is not None or time.monotonic() - self._checked < interval:
             return
         self._checked = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
-            version = await loop.run_in_executor(None, _published_version, self.settings)
+            version = await loop.run_in_executor(None, published_version, engine)
         except Exception as exc:  # noqa: BLE001 - an unreadable database keeps what we have
             log.warning("canned replies: published version not read: %s", exc)
             return
@@ -134,13 +139,3 @@ class CannedLoader:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(future), 10)
 
-
-def _published_version(settings: Settings) -> int | None:
-    from bot.curation.served import published_version, records_engine
-
-    engine = records_engine(settings)
-    try:
-        return published_version(engine)
-    finally:
-        if engine is not None:
-            engine.dispose()

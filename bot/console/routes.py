@@ -125,7 +125,7 @@ async def publish(request: web.Request, kind: str, **fields: Any) -> None:
 
 async def canned_of(request: web.Request) -> CannedReplies:
     try:
-        return await request.app[CANNED].get()
+        return await request.app[CANNED].get(engine=engine_of(request))
     except TimeoutError:
         fail(503, "知识库正在加载，请稍候再试。", "canned_loading")
     except Exception:
