@@ -164,16 +164,15 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
     dev_groups = np.unique(dev_ex.groups)
     fold_of = {int(g): i % FOLDS for i, g in enumerate(dev_groups)}
     dev_fold = np.array([fold_of[int(g)] for g in dev_ex.groups])
-    best: tuple[float, float, Spec, np.ndarray] | None = None
+    best: tuple[float, float, Spec, np.ndarray, float] | None = None
     tried = []
     covered = np.array([bool(dev_ex.labels[dev_ex.groups == g].any()) for g in dev_groups])
+    folds = [phrasing_ex + dev_ex.take(dev_fold != f) for f in range(FOLDS)]  # the same for every model
     specs: list[Spec] = [*C_GRID, *TREE_GRID]
     for spec in specs:
         oof = np.zeros(len(dev_ex.labels))
-        for f in range(FOLDS):
-            train = phrasing_ex + dev_ex.take(dev_fold != f)
-            model = _fit(train, spec)
-            oof[dev_fold == f] = model.probabilities(dev_ex.rows[dev_fold == f])
+        for f, train in enumerate(folds):
+            oof[dev_fold == f] = _fit(train, spec).probabilities(dev_ex.rows[dev_fold == f])
         tops, right = top_of_each(oof, dev_ex)
         t = answer_threshold(tops, right)
         answered_right = float(((tops >= t) & right & covered).sum() / max(covered.sum(), 1))
@@ -182,11 +181,10 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
                       "log_loss": round(loss, 4)})
         key = (answered_right, -loss)
         if best is None or key > best[:2]:
-            best = (answered_right, -loss, spec, oof)
+            best = (answered_right, -loss, spec, oof, t)
     assert best is not None
-    _, _, spec, oof = best
+    _, _, spec, oof, threshold = best
     tops, right = top_of_each(oof, dev_ex)
-    threshold = answer_threshold(tops, right)
     ranker = dataclasses.replace(_fit(phrasing_ex + dev_ex, spec), threshold=threshold,
                                  clarify=clarify_floor(oof, dev_ex, threshold))
     info = {"model": _describe(spec), "tried": tried, "phrasing_examples": int(len(np.unique(phrasing_ex.groups))),
