@@ -116,3 +116,35 @@ async def test_tickets_by_team_transfer_answer_and_escalation(tmp_path, redis_se
         assert [t["overdue"] for t in board["tickets"]] == [True]
         assert (await snapshot.build(later, viewer("tech1")))["overdue"] == []  # type: ignore[arg-type]
         assert (await snapshot.build(later, viewer("biz1")))["overdue"] == []  # type: ignore[arg-type]
+
+
+async def test_every_conversation_response_names_the_team(tmp_path, redis_server) -> None:
+    """Claim, transcript, transfer, hand-back and close show the team's name, not its id."""
+    async with console_desk(tmp_path, redis_server.url, HANDOFF_TEAMS=teams_file(tmp_path)) as desk, \
+            desk.client() as biz, desk.client() as tech:
+        desk.add("biz1", "客服小王")
+        desk.add("tech1", "技术员小张")
+        for c, login in ((biz, "biz1"), (tech, "tech1")):
+            assert (await c.login(login))[0] == 200
+            assert (await c.post("/api/presence", {"status": "online"}))[0] == 200
+        flow = desk.flow
+        first, second = flow.conv_id_for("wechat", "o_tech_a"), flow.conv_id_for("wechat", "o_tech_b")
+        for conv_id, user in ((first, "o_tech_a"), (second, "o_tech_b")):
+            await flow.queue.enqueue(conv_id, channel="wechat", user_id=user, reason="technical", team="tech")
+
+        def named(body: dict) -> tuple[str, str]:
+            return body["conversation"]["team"], body["conversation"]["team_name"]
+
+        tech_team = ("tech", "技术支持")
+        status, body = await tech.post(f"/api/conversations/{first}/claim")
+        assert status == 200 and named(body) == tech_team
+        status, body = await tech.get(f"/api/conversations/{first}/transcript")
+        assert status == 200 and named(body) == tech_team
+        status, body = await tech.post(f"/api/conversations/{first}/transfer", {"to": "biz1"})
+        assert status == 200 and named(body) == tech_team
+        status, body = await biz.post(f"/api/conversations/{first}/close", {"outcome": "resolved"})
+        assert status == 200 and named(body) == tech_team
+        assert (await tech.post(f"/api/conversations/{second}/claim"))[0] == 200
+        status, body = await tech.post(f"/api/conversations/{second}/hand-back")
+        assert status == 200 and named(body) == tech_team
+

@@ -281,7 +281,7 @@ async def _transcript(flow: HandoffFlow, session: Session, conv_id: str) -> dict
         fail(403, "这段会话由其他客服接待，您无权查看。", "not_visible")
     names = {a.agent_id: a.name for a in await flow.queue.list_agents()}
     lines = await flow.transcript(conv_id)
-    return {"type": "transcript", "conversation": snapshot.conversation_json(conv, names),
+    return {"type": "transcript", "conversation": snapshot.conversation_json(conv, names, flow.queue.teams),
             "lines": [snapshot.line_json(line, names) for line in lines]}
 
 
@@ -352,7 +352,7 @@ async def claim(request: web.Request) -> web.Response:
     except AgentUnavailable:
         fail(409, "您当前不是“在线”状态，请先将状态切换为在线再接入会话。", "not_online")
     request.app[HUB].poke_all(conv_id)
-    return ok({"conversation": snapshot.conversation_json(conv, {})})
+    return ok({"conversation": snapshot.conversation_json(conv, {}, flow_of(request).queue.teams)})
 
 
 @routes.post("/api/conversations/{conv_id}/reply")
@@ -390,7 +390,7 @@ async def transfer(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这段会话的状态已经变化，转接未完成，请刷新后再试。", "changed")
     request.app[HUB].poke_all(conv.conv_id)
-    return ok({"conversation": snapshot.conversation_json(moved, {})})
+    return ok({"conversation": snapshot.conversation_json(moved, {}, flow_of(request).queue.teams)})
 
 
 @routes.post("/api/conversations/{conv_id}/transfer-team")
@@ -424,7 +424,7 @@ async def hand_back(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这段会话的状态已经变化，操作未完成，请刷新后再试。", "changed")
     request.app[HUB].poke_all(conv.conv_id)
-    return ok({"conversation": snapshot.conversation_json(done, {})})
+    return ok({"conversation": snapshot.conversation_json(done, {}, flow_of(request).queue.teams)})
 
 
 @routes.post("/api/conversations/{conv_id}/close")
@@ -449,7 +449,7 @@ async def close(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这段会话的状态已经变化，操作未完成，请刷新后再试。", "changed")
     request.app[HUB].poke_all(conv.conv_id)
-    return ok({"conversation": snapshot.conversation_json(done, {})})
+    return ok({"conversation": snapshot.conversation_json(done, {}, flow_of(request).queue.teams)})
 
 
 async def open_ticket(request: web.Request) -> Ticket:

@@ -42,10 +42,11 @@ def user_label(channel: str, user_id: str) -> str:
     return f"{CHANNELS.get(channel, channel or '用户')}用户 …{user_id[-4:]}" if user_id else "用户"
 
 
-def conversation_json(conv: Conversation, names: dict[str, str], teams: Teams | None = None) -> dict[str, Any]:
+def conversation_json(conv: Conversation, names: dict[str, str], teams: Teams) -> dict[str, Any]:
+    """`teams` is required: without it the console showed team ids ("tech") as names."""
     return {
-        "team": teams.get(conv.team).team_id if teams else conv.team,
-        "team_name": teams.name(conv.team) if teams else conv.team,
+        "team": teams.get(conv.team).team_id,
+        "team_name": teams.name(conv.team),
         "conv_id": conv.conv_id,
         "channel": conv.channel,
         "user": user_label(conv.channel, conv.user_id),
@@ -63,17 +64,16 @@ def conversation_json(conv: Conversation, names: dict[str, str], teams: Teams | 
     }
 
 
-def waiting_json(item: Waiting, names: dict[str, str], teams: Teams | None = None) -> dict[str, Any]:
+def waiting_json(item: Waiting, names: dict[str, str], teams: Teams) -> dict[str, Any]:
     return {**conversation_json(item.conversation, names, teams), "position": item.position, "waited": item.waited}
 
 
-def ticket_json(ticket: Ticket, teams: Teams | None = None) -> dict[str, Any]:
+def ticket_json(ticket: Ticket, teams: Teams) -> dict[str, Any]:
     return {
-        "team": teams.get(ticket.team).team_id if teams else ticket.team,
-        "team_name": teams.name(ticket.team) if teams else ticket.team,
+        "team": teams.get(ticket.team).team_id,
+        "team_name": teams.name(ticket.team),
         "context": [{"at": c.get("at"), "who": c.get("who"), "text": c.get("text")} for c in ticket.context],
-        "notes": [{"from": teams.name(n.get("from")) if teams else n.get("from"),
-                   "to": teams.name(n.get("to")) if teams else n.get("to"),
+        "notes": [{"from": teams.name(n.get("from")), "to": teams.name(n.get("to")),
                    "by": n.get("by"), "note": n.get("note"), "at": n.get("at")} for n in ticket.notes],
         "resolution": ticket.resolution,
         "ticket_id": ticket.ticket_id,
