@@ -148,3 +148,24 @@ async def test_every_conversation_response_names_the_team(tmp_path, redis_server
         status, body = await tech.post(f"/api/conversations/{second}/hand-back")
         assert status == 200 and named(body) == tech_team
 
+
+async def test_a_conversation_without_a_known_team_is_the_default_teams(tmp_path, redis_server) -> None:
+    """A conversation queued before teams (no `team` field) or for a team since removed from
+    the teams file is the default team's: its members claim it, other teams' agents do not."""
+    async with console_desk(tmp_path, redis_server.url, HANDOFF_TEAMS=teams_file(tmp_path)) as desk, \
+            desk.client() as biz, desk.client() as tech:
+        desk.add("biz1", "客服小王")
+        desk.add("tech1", "技术员小张")
+        for c, login in ((biz, "biz1"), (tech, "tech1")):
+            assert (await c.login(login))[0] == 200
+            assert (await c.post("/api/presence", {"status": "online"}))[0] == 200
+        queue = desk.flow.queue
+        old, orphan = await desk.enqueue("o_before_teams"), await desk.enqueue("o_removed_team")
+        await queue.redis.hdel(queue.keys.conv(old), "team", "queue")
+        await queue.redis.hset(queue.keys.conv(orphan), "team", "gone")
+        for conv_id in (old, orphan):
+            assert (await tech.get(f"/api/conversations/{conv_id}/transcript"))[0] == 403
+            status, body = await tech.post(f"/api/conversations/{conv_id}/claim")
+            assert status == 403 and body["code"] == "other_team" and "业务咨询" in body["error"], conv_id
+            status, body = await biz.post(f"/api/conversations/{conv_id}/claim")
+            assert status == 200 and body["conversation"]["team_name"] == "业务咨询"

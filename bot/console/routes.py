@@ -318,10 +318,10 @@ async def presence(request: web.Request) -> web.Response:
 
 
 def in_my_teams(request: web.Request, team: str, what: str) -> None:
-    """Agents work on their teams' queues and left messages; supervisors on every team's."""
-    session = session_of(request)
+    """Agents work on their teams' queues and left messages; supervisors on every team's
+    (the same rule as for seeing them: an empty or unknown team is the default one)."""
     teams = flow_of(request).queue.teams
-    if team and teams.get(team).team_id not in snapshot.my_teams(session, teams):
+    if not snapshot.in_my_teams(session_of(request), team, teams):
         fail(403, f"这{what}属于“{teams.name(team)}”团队，您不在该团队，无法处理。如需协助，请联系该团队或主管。",
              "other_team")
 

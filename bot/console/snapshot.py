@@ -119,12 +119,18 @@ def my_teams(session: Session, teams: Teams) -> tuple[str, ...]:
     return teams.ids if session.supervisor else teams.of_agent(session.login)
 
 
+def in_my_teams(session: Session, team: str | None, teams: Teams) -> bool:
+    """Whether a conversation's or left message's team is one of the viewer's. One rule for
+    seeing and acting: an empty (before teams) or unknown (removed) team is the default one."""
+    return teams.get(team).team_id in my_teams(session, teams)
+
+
 def can_view(session: Session, conv: Conversation, teams: Teams) -> bool:
     """Supervisors see every transcript; agents their teams' queues and left messages, and their own."""
     if session.supervisor:
         return True
     if conv.state in ("waiting", "ticket"):
-        return teams.get(conv.team).team_id in my_teams(session, teams)
+        return in_my_teams(session, conv.team, teams)
     return conv.state == "assigned" and conv.agent == session.login
 
 
