@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from bot.config import PROJECT_ROOT
 from bot.records.buffer import STREAM, RecordBuffer
 from bot.records.episodes import apply_events
-from bot.records.schema import messages
-from bot.records.store import fetch_exchanges, make_engine
+from bot.records.schema import messages, rejected_events
+from bot.records.store import fetch_exchanges, list_enquiries, make_engine
 from bot.records.writer import GROUP, RecordWriter
 from bot.streams import field
 from tests.records_kit import User, admin_connection, pg_admin_sql, pg_name
@@ -270,6 +270,31 @@ async def test_crash_between_commit_and_ack_replays_without_duplicates(db_url, r
     assert await successor.drain_once() == 9  # reclaimed, applied again, all known: acked
     assert successor.totals.duplicates == 9 and sorted(user_messages(engine)) == sorted(before)
     assert await redis.xlen(STREAM) == 0
+    engine.dispose()
+
+
+async def test_a_ticket_transfer_without_its_ticket_is_set_aside_not_blocking_the_batch(db_url, redis,
+                                                                                       tmp_path) -> None:
+    """The enquiry of a ticket transfer is found by its ticket: one without a ticket_id is no
+    record (it raised KeyError, so the batch was never acked and blocked the stream)."""
+    engine = make_engine(db_url)
+    spool = tmp_path / "spool.jsonl"
+    buffer = RecordBuffer(redis, spool)
+    u = User("u_transfer")
+    events = [u.says(0, "转人工", decision="handoff"), u.handoff(0, "queued", team="business"),
+              u.handoff(1, "ticket", ticket_id="T9", team="business"),
+              u.handoff(60, "ticket_transfer", team="tech", from_team="business", note="证书问题"),
+              u.handoff(61, "ticket_transfer", ticket_id="T9", team="tech", from_team="business", note="证书问题")]
+    for ev in events:
+        await buffer.add(ev)
+    writer = RecordWriter(redis, engine, spool, consumer="w-transfer")
+    assert await writer.drain_once() == 5 and await redis.xlen(STREAM) == 0
+    assert (writer.totals.stored, writer.totals.rejected) == (4, 1)
+    with engine.connect() as conn:
+        [bad] = conn.execute(select(rejected_events)).all()
+    assert bad.error == "missing ticket_id" and events[3]["event_key"] in bad.raw
+    [enq] = list_enquiries(engine)
+    assert enq["ticket_id"] == "T9" and enq["ticket_team"] == "tech"
     engine.dispose()
 
 

@@ -152,8 +152,8 @@ def normalise(raw: Any) -> Event:
         raise EventError(f"unknown handoff step {raw.get('step')!r}")
     if kind == "rating" and (isinstance(raw.get("rating"), bool) or raw.get("rating") not in RATINGS):
         raise EventError(f"rating must be one of {sorted(RATINGS)}")
-    if kind == "ticket_answer":
-        _required(raw, "ticket_id")
+    if kind == "ticket_answer" or (kind == "handoff" and raw.get("step") == "ticket_transfer"):
+        _required(raw, "ticket_id")  # the enquiry that holds the ticket is found by it
     if kind == "delivery" and raw.get("via") not in VIAS:
         raise EventError(f"delivery via must be one of {', '.join(VIAS)}")
     return Event(kind, key, _required(raw, "channel"), _required(raw, "user"), parse_time(raw.get("at")), raw)
