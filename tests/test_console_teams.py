@@ -5,6 +5,7 @@ supervisor is shown its overdue left messages."""
 
 from __future__ import annotations
 
+import asyncio
 import types
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from bot.console import snapshot
 from bot.console.sessions import Session
-from bot.handoff import HandoffQueue
+from bot.handoff import HandoffQueue, load_teams
 from tests.test_console_auth import console_desk
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -169,3 +170,33 @@ async def test_a_conversation_without_a_known_team_is_the_default_teams(tmp_path
             assert status == 403 and body["code"] == "other_team" and "业务咨询" in body["error"], conv_id
             status, body = await biz.post(f"/api/conversations/{conv_id}/claim")
             assert status == 200 and body["conversation"]["team_name"] == "业务咨询"
+
+
+async def test_the_upkeep_gives_a_removed_teams_waiting_users_to_the_default_team(tmp_path, redis_server) -> None:
+    """Technical support was taken out of the teams file while a user waited for it: the
+    gateway's upkeep puts that user in the business queue, where a business agent claims them."""
+    only_business = tmp_path / "business.yml"
+    only_business.write_text("default: business\nteams:\n  business:\n    name: 业务咨询\n    members: [biz1]\n",
+                             encoding="utf-8")
+    async with console_desk(tmp_path, redis_server.url, HANDOFF_TEAMS=str(only_business)) as desk, \
+            desk.client() as biz:
+        desk.add("biz1", "客服小王")
+        assert (await biz.login("biz1"))[0] == 200
+        assert (await biz.post("/api/presence", {"status": "online"}))[0] == 200
+        flow = desk.flow
+        before = HandoffQueue(flow.queue.redis, calendar=flow.queue.calendar,
+                              teams=load_teams(teams_file(tmp_path), flow.queue.calendar))
+        stranded = flow.conv_id_for("wechat", "o_stranded")
+        await before.enqueue(stranded, channel="wechat", user_id="o_stranded", reason="technical", team="tech")
+        flow.orphans_due = 0.0  # the next round looks (a running gateway looks every minute)
+
+        async def queued() -> list[str]:
+            return [q["conv_id"] for q in (await biz.get("/api/snapshot"))[1]["queue"]]
+
+        for _ in range(100):
+            if await queued():
+                break
+            await asyncio.sleep(0.1)
+        assert await queued() == [stranded]
+        status, body = await biz.post(f"/api/conversations/{stranded}/claim")
+        assert status == 200 and body["conversation"]["team_name"] == "业务咨询"

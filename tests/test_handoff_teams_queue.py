@@ -147,3 +147,44 @@ async def test_a_wrong_teams_file_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(TeamsError, match=message):
             load_teams(bad, CALENDAR)
     assert load_teams(None, CALENDAR).default == "business"  # the bundled file
+
+
+async def test_a_removed_teams_work_goes_to_the_default_team(queue: HandoffQueue, clock: FakeClock,
+                                                             tmp_path: Path) -> None:
+    """A team taken out of the teams file counts as the default team: its left messages are
+    the default team's, and its waiting users join the default queue at the places they had."""
+    await ask(queue, "c-early")
+    await ask(queue, "c-tech", team="tech", reason="technical")
+    await ask(queue, "c-held", team="tech", reason="technical")
+    await ask(queue, "c-late")
+    await ask(queue, "c-left", team="tech", reason="technical")
+    ticket = await queue.to_ticket("c-left", "证书登录失败")
+    await online(queue, "duo", capacity=0)
+    await queue.claim("c-held", "duo")
+
+    only_business = tmp_path / "business.yml"
+    only_business.write_text("default: business\nteams:\n  business:\n    name: 业务咨询\n    members: [b1, duo]\n",
+                             encoding="utf-8")
+    after = HandoffQueue(queue.redis, clock=clock, calendar=CALENDAR, lease_seconds=30,
+                         teams=load_teams(only_business, CALENDAR))
+    assert [t.ticket_id for t in await after.list_tickets(teams=["business"])] == [ticket.ticket_id]
+    assert await ids(after, "business") == ["c-early", "c-late"]  # not yet adopted
+    assert await after.adopt_orphans() == ["c-tech"]
+    assert await ids(after, "business") == ["c-early", "c-tech", "c-late"]
+    assert await after.redis.exists(after.keys.team_waiting("tech")) == 0
+    raw = await after.redis.hmget(after.keys.conv("c-tech"), ["team", "queue", "previous_team", "state"])
+    assert [v.decode() for v in raw] == ["business", after.keys.waiting, "tech", "waiting"]
+    assert (await after.position("c-tech")).position == 2  # type: ignore[union-attr]
+
+    # held by an agent when the team went: its lease runs out, it goes back to the removed
+    # team's set, and the next adoption brings it to its place in the default queue
+    clock.advance(31)
+    assert [r.conv_id for r in (await after.sweep()).reclaimed] == ["c-held"]
+    assert await after.adopt_orphans() == ["c-held"]
+    assert await ids(after, "business") == ["c-early", "c-tech", "c-held", "c-late"]
+    assert await after.adopt_orphans() == []
+
+    await online(after, "b1", capacity=0)
+    claimed = await after.claim("c-tech", "b1")
+    assert (claimed.state, claimed.agent, claimed.team) == ("assigned", "b1", "business")
+    assert await ids(after, "business") == ["c-early", "c-held", "c-late"]

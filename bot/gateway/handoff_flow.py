@@ -11,8 +11,9 @@ the console and Rasa see around it:
   transcript (and a left message to another team the same way);
 - hand back or close -> Rasa resumes; after a close the user is asked for a
   rating (the queue's close script makes the rating the pending question);
-- left messages answered from the console; the upkeep round (dead leases, round-robin,
-  queue notices, the offer to leave a message after HANDOFF_CLAIM_TIMEOUT).
+- left messages answered from the console; the upkeep round (dead leases, waiting users
+  of teams removed from the teams file, round-robin, queue notices, the offer to leave a
+  message after HANDOFF_CLAIM_TIMEOUT).
 
 The user's side (what each of their messages does while they wait, talk with an agent
 or owe an answer to a pending question) is in `bot.gateway.handlers`, picked by
@@ -55,6 +56,7 @@ with type one of queue | assigned | message | closed | transferred | ticket | ag
 
 GRADES: dict[str, str] = {"A": "轻微", "B": "一般", "C": "严重", "D": "特别严重"}  # complaint grades
 REACHABLE_SECONDS = 48 * 3600  # WeChat's customer-service window after the user's last message
+ORPHANS_EVERY = 60.0  # seconds between looks for waiting users of removed teams (a Redis SCAN)
 
 __all__ = ["EVENTS_CHANNEL", "GRADES", "HandoffFlow", "Line"]
 
@@ -77,6 +79,8 @@ class HandoffFlow:
         self.clock = clock
         # WeChat past the 48-hour window: subscription notices (None: no template configured)
         self.notices: Notices | None = None
+        # when upkeep next looks for removed teams' waiting users (monotonic; 0: next round)
+        self.orphans_due = 0.0
 
     # ---- identities ------------------------------------------------------------------
 
@@ -244,6 +248,9 @@ class HandoffFlow:
                 await self.record("handoff", conv.channel, conv.user_id, conv_id=conv.conv_id, step="reclaimed",
                                    agent=reclaimed.agent)
             await self.publish("queue", reclaimed.conv_id)
+        if time.monotonic() >= self.orphans_due:  # after the sweep: it may requeue into a removed team's set
+            self.orphans_due = time.monotonic() + ORPHANS_EVERY
+            await self.adopt_orphans()
         for assignment in await self.queue.assign_waiting():
             conv = await self.queue.get(assignment.conv_id)
             if conv:
@@ -260,6 +267,14 @@ class HandoffFlow:
             if self.notice_due(conv, place.position):
                 await self.queue.remember_notice(conv.conv_id, place.position, self.clock())
                 await self.tell(conv, replies.queue_update(place.position, place.estimated_wait), "position")
+
+    async def adopt_orphans(self) -> list[str]:
+        """Waiting users of teams removed from the teams file join the default team's queue at
+        their places (else no console would list them); the consoles refresh."""
+        adopted = await self.queue.adopt_orphans()
+        for conv_id in adopted:
+            await self.publish("queue", conv_id)
+        return adopted
 
     # ---- internals -------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The handoff's background round in each gateway: sweep dead leases, assign waiting
-conversations round-robin, send queue notices and left-message offers.
+"""The handoff's background round in each gateway: sweep dead leases, move the waiting
+users of removed teams to the default team (every minute), assign waiting conversations
+round-robin, send queue notices and left-message offers.
 
 Every gateway runs the loop; a short Redis lock inside `HandoffFlow.tick` lets one of
 them do each round. A Redis outage pauses the rounds, it does not end them.

@@ -6,6 +6,7 @@ layout lives here and nowhere else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.redis_keys import PREFIX, key
@@ -45,6 +46,15 @@ class HandoffKeys:
         return key("handoff:waiting", team_id, prefix=self.prefix)
 
     @property
+    def team_waiting_pattern(self) -> str:
+        """SCAN pattern matching every `team_waiting` set, to find those of removed teams."""
+        return _glob_literal(self.team_waiting("")) + "*"
+
+    def team_of_waiting(self, waiting_key: str) -> str:
+        """The team id in a `team_waiting` key (its inverse)."""
+        return waiting_key.removeprefix(self.team_waiting(""))
+
+    @property
     def leases(self) -> str:
         """Sorted set conv_id -> lease deadline (ms) of every assigned conversation."""
         return key("handoff", "leases", prefix=self.prefix)
@@ -73,3 +83,8 @@ class HandoffKeys:
     def tickets_answered(self) -> str:
         """Sorted set ticket_id -> answer time (ms)."""
         return key("handoff", "tickets:answered", prefix=self.prefix)
+
+
+def _glob_literal(text: str) -> str:
+    """`text` matched literally by a SCAN pattern (a test prefix may hold glob characters)."""
+    return re.sub(r"([\\*?\[\]])", r"\\\1", text)

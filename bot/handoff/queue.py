@@ -20,7 +20,8 @@ an entry to another consumer). So:
   ordinal of the last conversation taken, for round-robin.
 - teams (`bot.handoff.teams`): one waiting set per team; round-robin and the wait
   estimate count only the team's members; a left message is due after the team's
-  working days by the team's hours. One agent may serve several teams.
+  working days by the team's hours. One agent may serve several teams. A team no longer
+  in the teams file counts as the default one; `adopt_orphans` moves its waiting set there.
 
 Every state change is one Lua script (see `scripts.py`), so a process dying between
 two calls loses nothing and leaves nothing half-done; the sweeper returns conversations
@@ -145,6 +146,7 @@ class HandoffQueue:
         self._draft = reg(scripts.KEEP_DRAFT)
         self._transfer_team = reg(scripts.TRANSFER_TEAM)
         self._transfer_ticket = reg(scripts.TRANSFER_TICKET)
+        self._adopt = reg(scripts.ADOPT)
         self._teams = teams
 
     @property
@@ -491,6 +493,37 @@ class HandoffQueue:
                         [r.conv_id for r in reclaimed], offline)
         return SweepReport(tuple(reclaimed), tuple(offline))
 
+    @_guarded
+    async def adopt_orphans(self) -> list[str]:
+        """Move the waiting conversations of teams no longer in the teams file to the default
+        team's queue, at the places they had; returns their ids. An unknown team counts as the
+        default one everywhere, but nothing visits a removed team's waiting set, and its
+        conversations held by agents go back there when reclaimed: upkeep calls this now and then."""
+        k = self.keys
+        target = self.queue_key(self.teams.default)
+        configured = {self.queue_key(t) for t in self.teams.ids}
+        adopted: list[str] = []
+        async for raw_key in self.redis.scan_iter(match=k.team_waiting_pattern, count=1000):
+            orphan = text(raw_key)
+            if orphan in configured:
+                continue
+            moved = await self._adopt_set(orphan, target)
+            if moved:
+                log.warning("handoff: team %s is no longer configured; %s now wait for %s",
+                            k.team_of_waiting(orphan), moved, self.teams.default)
+            adopted.extend(moved)
+        return adopted
+
+    async def _adopt_set(self, orphan: str, target: str) -> list[str]:
+        """One removed team's waiting set into `target`, a conversation per atomic step."""
+        moved = []
+        for conv_id in [text(m) for m in await self.redis.zrange(orphan, 0, -1)]:
+            raw = await self._adopt(keys=[orphan, target, self.keys.conv(conv_id)],
+                                    args=[conv_id, self.teams.default, self._now_ms()])
+            if text(raw[0]) == "ok":
+                moved.append(conv_id)
+        return moved
+
     # ---- left messages ---------------------------------------------------------------
 
     @_guarded
@@ -531,8 +564,8 @@ class HandoffQueue:
     @_guarded
     async def list_tickets(self, state: str = "open", teams: Sequence[str] | None = None) -> list[Ticket]:
         """Open tickets by due time (overdue ones flagged), or answered ones by answer time;
-        of the given teams only (None: every team; a ticket from before teams is the
-        default team's)."""
+        of the given teams only (None: every team; a ticket from before teams, or of a team
+        since removed from the teams file, is the default team's)."""
         if state not in ("open", "answered"):
             raise ValueError("state must be 'open' or 'answered'")
         index = self.keys.tickets_open if state == "open" else self.keys.tickets_answered
@@ -547,7 +580,7 @@ class HandoffQueue:
         found = [Ticket.from_fields(f, now) for f in map(as_fields, rows) if f]
         if teams is None:
             return found
-        return [t for t in found if (t.team or self.teams.default) in teams]
+        return [t for t in found if self.teams.get(t.team).team_id in teams]
 
     @_guarded
     async def answer_ticket(self, ticket_id: str, agent_id: str, answer: str, resolution: str = "") -> Ticket:

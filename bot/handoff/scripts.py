@@ -19,7 +19,8 @@ Teams: each team has its own waiting set. ENQUEUE writes the key of the team's s
 (built by `HandoffKeys`, passed in KEYS[]) into the conversation's hash as `queue`, and
 every later step takes the conversation out of, or puts it back into, that set; a
 conversation from before teams has no `queue` and uses the waiting set passed in (the
-default team's). A transfer between teams (TRANSFER_TEAM) moves it and rewrites `queue`.
+default team's). A transfer between teams (TRANSFER_TEAM) moves it and rewrites `queue`,
+and so does ADOPT when its team was removed from the teams file.
 """
 
 from __future__ import annotations
@@ -334,6 +335,24 @@ redis.call('HINCRBY', KEYS[1], 'transfers', 1)
 hold(KEYS[1], 'queue', ARGV[4])
 redis.call('ZADD', KEYS[4], redis.call('HGET', KEYS[1], 'score'), ARGV[1])
 return reply('ok', KEYS[1])
+"""
+
+# a waiting conversation of a team no longer in the teams file joins the default team's
+# queue at the place it had (its score there); an entry without a waiting record in that
+# set is dropped (as ASSIGN_NEXT drops strays)
+# KEYS: the removed team's waiting set, the default team's waiting set, conv
+# ARGV: conv_id, default team, now
+ADOPT = PRELUDE + r"""
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return {'skip'} end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[3], 'state') ~= 'waiting' or queue_of(KEYS[3], KEYS[2]) ~= KEYS[1] then
+  return {'skip'}
+end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('HSET', KEYS[3], 'previous_team', redis.call('HGET', KEYS[3], 'team') or '', 'team', ARGV[2],
+           'queue', KEYS[2], 'updated_at', ARGV[3])
+return {'ok'}
 """
 
 # an open left message goes to another team, with a note (its due time stays: the user
