@@ -27,6 +27,12 @@ async def _answer_fact(dispatcher: CollectingDispatcher, tracker: Tracker,
     return _emit(dispatcher, turn)
 
 
+# A user stuck with a failure (an error quoted, a login refused) gets an entry only when it is all
+# but certain: a near topic ("how certificates are used" for "my certificate has expired", "how to
+# download the client" for a signature error) costs them a round trip a technician saves.
+TECHNICAL_ANSWER_BAR = 0.95
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
@@ -35,8 +41,9 @@ class ActionAnswerFaq(Action):
         text = tracker.latest_message.get("text") or ""
         ctx = context_from(tracker)
         turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
-        problem = technical_problem(tracker) if turn.decision != "answer" else None
-        if problem:  # no confident answer to a technical problem: straight to technical support
+        sure = turn.decision == "answer" and (turn.confidence or 0.0) >= TECHNICAL_ANSWER_BAR
+        problem = technical_problem(tracker) if not sure else None
+        if problem:  # no all-but-certain answer to a technical problem: straight to technical support
             return technical_handoff(dispatcher, problem)
         return _emit(dispatcher, turn)
 
