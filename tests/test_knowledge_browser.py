@@ -69,7 +69,9 @@ async def test_from_a_gap_to_a_published_entry_the_bot_answers_with(tmp_path, re
             await gap.locator(".draft").click()
             await expect(page.locator("#f-question")).to_have_value(ASKED)
             await page.fill("#f-question", "专利证书丢了能补办吗？")
-            await page.fill("#f-alternatives", "证书弄丢了怎么办\n专利证书遗失能补吗\n证书丢了能出个证明吗")
+            # the user's own words stay among the phrasings (the form keeps them there); the agent adds more
+            await expect(page.locator("#f-alternatives")).to_have_value(ASKED)
+            await page.fill("#f-alternatives", ASKED + "\n证书弄丢了怎么办\n专利证书遗失能补吗\n证书丢了能出个证明吗")
             await page.select_option("#f-category", "著录项目变更与转让")
             await page.fill("#f-answer", ANSWER)
             await page.fill("#f-title", "《专利和集成电路布图设计缴费服务指南》")
