@@ -47,19 +47,62 @@ def settings(var_dir: Path) -> Settings:
     return Settings.from_env(make_env(var_dir))
 
 
+# Fixtures that need the built index or the trained model (directly or through others)
+BUILT = frozenset({"index", "model", "rasa_url", "rasa_auth_token"})
+_PREBUILD = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Test files that need neither the index nor the model run first, while the prebuild
+    child builds them (file order kept otherwise, so module fixtures are set up once)."""
+    heavy_modules = {item.module.__name__ for item in items
+                     if isinstance(item, pytest.Function) and BUILT & set(item.fixturenames)}
+    items.sort(key=lambda item: isinstance(item, pytest.Function) and item.module.__name__ in heavy_modules)
+    config.stash[_PREBUILD] = bool(heavy_modules)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prebuild(request: pytest.FixtureRequest, settings: Settings):
+    """The index build and model training, started at once in a low-priority child when any
+    collected test needs them (None otherwise)."""
+    import subprocess
+    import sys
+
+    if not request.config.stash.get(_PREBUILD, False):
+        yield None
+        return
+    log_path = settings.var_dir / "logs" / "prebuild.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        child = subprocess.Popen([sys.executable, "-m", "tests.prebuild"], cwd=PROJECT_ROOT, env=child_env(settings.child_env()),
+                                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.nice(10))
+    yield child
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+
+
+def wait_for_prebuild(prebuild) -> None:
+    """Let the child finish (what it built is then loaded; if it failed, the fixture builds)."""
+    if prebuild is not None:
+        prebuild.wait()
+
+
 @pytest.fixture(scope="session")
-def model(settings: Settings) -> Path:
+def model(settings: Settings, prebuild) -> Path:
     """The model for the current training data (trained once if missing, as `make run` does)."""
     from bot.runtime.training import train
 
+    wait_for_prebuild(prebuild)
     return train(settings)
 
 
 @pytest.fixture(scope="session")
-def index(settings: Settings):
+def index(settings: Settings, prebuild):
     """The real knowledge base under the default encoder, built and calibrated once."""
     from bot.knowledge.service import load_or_build
 
+    wait_for_prebuild(prebuild)
     return load_or_build(settings)
 
 
