@@ -119,15 +119,20 @@ async def test_tickets_by_team_transfer_answer_and_escalation(tmp_path, redis_se
         assert (await snapshot.build(later, viewer("biz1")))["overdue"] == []  # type: ignore[arg-type]
 
 
+async def business_and_tech_online(desk, biz, tech) -> None:
+    """A business agent (biz1) and a technician (tech1), logged in and online."""
+    desk.add("biz1", "客服小王")
+    desk.add("tech1", "技术员小张")
+    for c, login in ((biz, "biz1"), (tech, "tech1")):
+        assert (await c.login(login))[0] == 200
+        assert (await c.post("/api/presence", {"status": "online"}))[0] == 200
+
+
 async def test_every_conversation_response_names_the_team(tmp_path, redis_server) -> None:
     """Claim, transcript, transfer, hand-back and close show the team's name, not its id."""
     async with console_desk(tmp_path, redis_server.url, HANDOFF_TEAMS=teams_file(tmp_path)) as desk, \
             desk.client() as biz, desk.client() as tech:
-        desk.add("biz1", "客服小王")
-        desk.add("tech1", "技术员小张")
-        for c, login in ((biz, "biz1"), (tech, "tech1")):
-            assert (await c.login(login))[0] == 200
-            assert (await c.post("/api/presence", {"status": "online"}))[0] == 200
+        await business_and_tech_online(desk, biz, tech)
         flow = desk.flow
         first, second = flow.conv_id_for("wechat", "o_tech_a"), flow.conv_id_for("wechat", "o_tech_b")
         for conv_id, user in ((first, "o_tech_a"), (second, "o_tech_b")):
@@ -155,11 +160,7 @@ async def test_a_conversation_without_a_known_team_is_the_default_teams(tmp_path
     the teams file is the default team's: its members claim it, other teams' agents do not."""
     async with console_desk(tmp_path, redis_server.url, HANDOFF_TEAMS=teams_file(tmp_path)) as desk, \
             desk.client() as biz, desk.client() as tech:
-        desk.add("biz1", "客服小王")
-        desk.add("tech1", "技术员小张")
-        for c, login in ((biz, "biz1"), (tech, "tech1")):
-            assert (await c.login(login))[0] == 200
-            assert (await c.post("/api/presence", {"status": "online"}))[0] == 200
+        await business_and_tech_online(desk, biz, tech)
         queue = desk.flow.queue
         old, orphan = await desk.enqueue("o_before_teams"), await desk.enqueue("o_removed_team")
         await queue.redis.hdel(queue.keys.conv(old), "team", "queue")

@@ -46,6 +46,7 @@ from bot.gateway.appkeys import ENGINE, FLOW, REDIS, SETTINGS
 from bot.gateway.handoff_flow import EVENTS_CHANNEL, HandoffFlow
 from bot.handoff import AgentUnavailable, Conflict, Conversation, HandoffError, NotFound, Ticket
 from bot.handoff.models import PRESENCES
+from bot.handoff.teams import Teams
 from bot.records.charts import CHARTS
 from bot.records.report import compute_report
 
@@ -317,10 +318,14 @@ async def presence(request: web.Request) -> web.Response:
     return ok({"status": status, "released": released})
 
 
+def teams_of(request: web.Request) -> Teams:
+    return flow_of(request).queue.teams
+
+
 def in_my_teams(request: web.Request, team: str, what: str) -> None:
     """Agents work on their teams' queues and left messages; supervisors on every team's
     (the same rule as for seeing them: an empty or unknown team is the default one)."""
-    teams = flow_of(request).queue.teams
+    teams = teams_of(request)
     if not snapshot.in_my_teams(session_of(request), team, teams):
         fail(403, f"这{what}属于“{teams.name(team)}”团队，您不在该团队，无法处理。如需协助，请联系该团队或主管。",
              "other_team")
@@ -328,7 +333,7 @@ def in_my_teams(request: web.Request, team: str, what: str) -> None:
 
 def team_and_note(data: dict[str, Any], request: web.Request) -> tuple[str, str]:
     """The target team (one of the configured ones) and the note that travels with it."""
-    teams = flow_of(request).queue.teams
+    teams = teams_of(request)
     team = data.get("team")
     if not isinstance(team, str) or not teams.known(team):
         fail(400, "请选择要转交的团队。", "bad_team")
@@ -352,7 +357,7 @@ async def claim(request: web.Request) -> web.Response:
     except AgentUnavailable:
         fail(409, "您当前不是“在线”状态，请先将状态切换为在线再接入会话。", "not_online")
     request.app[HUB].poke_all(conv_id)
-    return ok({"conversation": snapshot.conversation_json(conv, {}, flow_of(request).queue.teams)})
+    return ok({"conversation": snapshot.conversation_json(conv, {}, teams_of(request))})
 
 
 @routes.post("/api/conversations/{conv_id}/reply")
@@ -390,7 +395,7 @@ async def transfer(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这段会话的状态已经变化，转接未完成，请刷新后再试。", "changed")
     request.app[HUB].poke_all(conv.conv_id)
-    return ok({"conversation": snapshot.conversation_json(moved, {}, flow_of(request).queue.teams)})
+    return ok({"conversation": snapshot.conversation_json(moved, {}, teams_of(request))})
 
 
 @routes.post("/api/conversations/{conv_id}/transfer-team")
@@ -424,7 +429,7 @@ async def hand_back(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这段会话的状态已经变化，操作未完成，请刷新后再试。", "changed")
     request.app[HUB].poke_all(conv.conv_id)
-    return ok({"conversation": snapshot.conversation_json(done, {}, flow_of(request).queue.teams)})
+    return ok({"conversation": snapshot.conversation_json(done, {}, teams_of(request))})
 
 
 @routes.post("/api/conversations/{conv_id}/close")
@@ -449,7 +454,7 @@ async def close(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这段会话的状态已经变化，操作未完成，请刷新后再试。", "changed")
     request.app[HUB].poke_all(conv.conv_id)
-    return ok({"conversation": snapshot.conversation_json(done, {}, flow_of(request).queue.teams)})
+    return ok({"conversation": snapshot.conversation_json(done, {}, teams_of(request))})
 
 
 async def open_ticket(request: web.Request) -> Ticket:
@@ -478,7 +483,7 @@ async def answer_ticket(request: web.Request) -> web.Response:
     except Conflict:
         fail(409, "这条留言已由其他同事答复，无需重复处理。", "answered")
     request.app[HUB].poke_all()
-    return ok({"ticket": snapshot.ticket_json(ticket, flow_of(request).queue.teams)})
+    return ok({"ticket": snapshot.ticket_json(ticket, teams_of(request))})
 
 
 @routes.post("/api/tickets/{ticket_id}/transfer")
@@ -524,7 +529,7 @@ async def _report(request: web.Request) -> dict[str, Any]:
     except report.BadPeriod as exc:
         fail(400, str(exc), "bad_period")
     try:
-        teams = flow_of(request).queue.teams
+        teams = teams_of(request)
         return await run_sync(compute_report, engine_of(request), start, end, now=request.app[CLOCK](),
                               idle_timeout=settings_of(request).records_idle_timeout, default_team=teams.default,
                               team_names={t.team_id: t.name for t in teams})
