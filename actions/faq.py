@@ -73,6 +73,8 @@ class ActionSmalltalk(Action):
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "greet"
         ctx = context_from(tracker)
+        if dialogue.asks_for_person(text):  # "在吗 帮我转人工" read as a greeting
+            return handoff_events(dispatcher, tracker, complaint=False)
         if dialogue.may_be_question(text, intent, ctx):
             # a greeting or thanks is read alone; "我是学生" (taken for "are you a bot") in context
             in_context = (intent in dialogue.CONTEXT_INTENTS or dialogue.awaits_fact(ctx)
@@ -119,6 +121,8 @@ class ActionHandleDeny(Action):
         text = tracker.latest_message.get("text") or ""
         if dialogue.awaits_fact(ctx):  # "不是电子的，是纸件" answers the calculator's question
             return await _answer_fact(dispatcher, tracker, ctx)
+        if dialogue.asks_for_person(text):  # "你答的不是我想问的 给我找个真人"
+            return handoff_events(dispatcher, tracker, complaint=False)
         if dialogue.strip_denial(text):  # "不对，我问的是外观设计": a correction, read in context
             turn = await knowledge_holder.run(lambda index: dialogue.correct(index, text, ctx))
             return _emit(dispatcher, turn)

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_info
 
 from actions import knowledge_holder
 from actions.fallback import ActionFallback
-from actions.faq import ActionHandleAffirm, ActionHandleDeny
+from actions.faq import ActionHandleAffirm, ActionHandleDeny, ActionSmalltalk
 from actions.handoff import ActionHandoff
 
 
@@ -64,6 +64,22 @@ async def test_yes_after_the_offer_hands_off_and_no_is_accepted_politely() -> No
     d = CollectingDispatcher()
     await ActionHandleDeny().run(d, tracker([], {"pending_offer": "human"}, "deny", "不用了"), {})
     assert said(d)[0]["decision"] == "smalltalk" and "没问题" in d.messages[0]["text"]
+
+
+@pytest.mark.parametrize(("action", "intent", "text"), [
+    (ActionHandleDeny(), "deny", "你答的不是我想问的 给我找个真人"),
+    (ActionSmalltalk(), "greet", "你好 帮我转人工"),
+])
+async def test_a_request_for_a_person_hands_off_whatever_intent_it_was_read_as(action, intent, text) -> None:
+    d = CollectingDispatcher()
+    await action.run(d, tracker([], {}, intent, text), {})
+    assert said(d)[0]["decision"] == "handoff" and said(d)[0]["reason"] == "request"
+
+
+async def test_asking_whether_we_are_a_person_is_no_request_for_one() -> None:
+    d = CollectingDispatcher()
+    await ActionSmalltalk().run(d, tracker([], {}, "bot_challenge", "你是真人吗"), {})
+    assert d.messages[0].get("response") == "utter_bot_challenge"
 
 
 async def test_yes_without_an_offer_just_acknowledges() -> None:

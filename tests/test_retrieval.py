@@ -231,6 +231,15 @@ def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
     assert dialogue.overrides_intent(turn, "我是学生")
 
 
+def test_a_question_that_names_who_applies_is_still_a_question(index) -> None:
+    """"我是学生 自己能申请专利吗" names who applies and asks: it is not noted and left unanswered
+    ("一个" and "自己" read as applicant words, and these first questions got "好的，了解了")."""
+    for text in ("我是学生 自己能申请专利吗", "一个外观申请能放好几个款式吗", "我和朋友共有一个专利 他能自己卖掉吗"):
+        turn = dialogue.ask(index, text)
+        assert turn.decision in ("answer", "clarify") and turn.candidates, (text, turn.decision)
+    assert dialogue.only_says_who_applies("我们是大学") and not dialogue.only_says_who_applies("我们是大学 能费减吗")
+
+
 def test_a_patent_question_taken_for_small_talk_still_gets_the_knowledge() -> None:
     """The intent classifier alone never throws out a patent question: a question back (a list)
     beats a greeting when the message plainly asks about patents, or asks mid-conversation."""

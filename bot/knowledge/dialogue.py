@@ -336,6 +336,14 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
     return turn
 
 
+def only_says_who_applies(text: str) -> bool:
+    """"我是学生", "我们是大学": who is asking, and nothing asked yet. "我是学生 自己能申请专利吗"
+    or "一个外观申请能放好几个款式吗" (一个 reads as "joint") are questions for the knowledge."""
+    core = compact(text)
+    return bool(applicant_kind(core)) and not (own_terms(core) or patent_types(core) or "专利" in core
+                                               or _ASKS.search(core) or _ASKS_BY_ENDING.search(core))
+
+
 def _rule_in_general(result: NeedsFact, text: str) -> bool:
     """A deadline asked without a date of the user's own, or a fee without the patent type or
     year ("年费晚交了一个月"), is first the FAQ's to answer; the figure is then offered."""
@@ -353,7 +361,7 @@ def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) 
         picked = _pick_by_type(index, text, ctx)
         if picked is not None:
             return picked
-    if use_context and not own_terms(text) and applicant_kind(text) and not ctx.last_query:
+    if use_context and not ctx.last_query and only_says_who_applies(text):
         new_ctx = Context(applicant=applicant_kind(text))
         return Turn("smalltalk", replies.APPLICANT_NOTED, context=new_ctx, query_used=text)
     reading = resolve(index, text, ctx, use_context=use_context)
@@ -430,6 +438,15 @@ def is_bare_denial(text: str) -> bool:
     if not core or _BARE_DENIAL.match(core):
         return True
     return not (talks_patents(core) or _QUESTION_CUE.search(core) or len(core) > 6)
+
+
+_ASKS_FOR_PERSON = re.compile(r"(找|转|接|要|换|叫|请)(个|一个|一位)?(真人|人工|客服|工作人员)|人工客服|人工服务|真人客服")
+
+
+def asks_for_person(text: str) -> bool:
+    """"你答的不是我想问的 给我找个真人": a request for a person inside a denial or a complaint
+    the NLU read as something else. "你是真人吗" asks what we are, not for a person."""
+    return bool(_ASKS_FOR_PERSON.search(compact(text)))
 
 
 _QUESTION_CUE = re.compile(r"怎样|怎么|咋|吗|呢|多少|哪|啥|什么|如何|会不会|能不能|可以")
