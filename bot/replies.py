@@ -36,6 +36,18 @@ def clarify_text(questions: list[str], intro: str = CLARIFY_INTRO) -> str:
     return "\n".join(lines)
 
 
+def likely_text(question: str, reply: str, others: list[str]) -> str:
+    """A clarify that shows the likely answer first (bot.knowledge.dialogue.LIKELY_SHOWN)."""
+    lines = [f"您问的可能是“{question.rstrip('？?。')}”：", reply]
+    if others:
+        lines.append("如果不是这个问题，您想问的也许是（回复序号即可）：")
+        lines += [f"{i}. {q}" for i, q in enumerate(others, 2)]
+        lines.append("都不是的话，欢迎换个说法再问我，或回复“转人工”。")
+    else:
+        lines.append("如果不是这个问题，欢迎换个说法再问我，或回复“转人工”。")
+    return "\n".join(lines)
+
+
 def answer_text(question: str, reply: str) -> str:
     """The answer, headed by the question it answers, so a mismatch is noticed at once."""
     return f"关于“{question.rstrip('？?。')}”：\n{reply}"

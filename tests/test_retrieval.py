@@ -231,6 +231,32 @@ def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
     assert dialogue.overrides_intent(turn, "我是学生")
 
 
+def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) -> None:
+    """A clarify whose first candidate clears LIKELY_SHOWN shows that answer headed by its question,
+    the other candidates numbered from 2; a less likely one is only a list. The turn stays a
+    clarify: replying "2" picks the second candidate, "1" the one shown."""
+    questions = ("下个月要去参展 展完还能申请专利吗", "同一个东西能发明实用新型都申请吗", "开放许可怎么弄",
+                 "专立被驳回了怎么办", "我是个人 一个月挣三千多 专利费能减不", "专利费能减不")
+    shown = 0
+    for text in questions:
+        turn = dialogue.ask(index, text)
+        if turn.decision != "clarify" or turn.offer != "candidates":
+            continue
+        first = turn.candidates[0]
+        if (first.get("probability") or 0.0) >= dialogue.LIKELY_SHOWN:
+            shown += 1
+            entry = index.entry(first["id"])
+            assert turn.shown == first["id"] and turn.payload()["patentdesk"]["shown"] == first["id"]
+            assert turn.text.startswith("您问的可能是") and entry.answer.strip()[:20] in turn.text
+            for n, other in enumerate(turn.candidates[1:], 2):
+                assert f"{n}. {index.entry(other['id']).question}" in turn.text
+            picked = dialogue.choose(index, "1", turn.context)
+            assert picked.decision == "answer" and picked.entry_id == first["id"]
+        else:
+            assert turn.shown is None and "shown" not in turn.payload()["patentdesk"]
+    assert shown, "none of these ambiguous questions had a likely first pick on this build"
+
+
 def test_a_question_that_names_who_applies_is_still_a_question(index) -> None:
     """"我是学生 自己能申请专利吗" names who applies and asks: it is not noted and left unanswered
     ("一个" and "自己" read as applicant words, and these first questions got "好的，了解了")."""

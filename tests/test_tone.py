@@ -19,6 +19,7 @@ def all_reply_texts() -> list[str]:
     texts += [replies.related_text(["问题一", "问题二"]), replies.ask_patent_type(["invention", "utility", "design"]),
               replies.ask_patent_type(["utility", "design"])]
     texts += [replies.welcome_text(("费用", "年费"))]
+    texts += [replies.likely_text("问题一？", "答复。（依据：某规定）", ["问题二"]), replies.likely_text("问题一", "答复。", [])]
     texts += [replies.handoff_queued(c, p, w) for c in (True, False) for p in (1, 3) for w in (None, 30, 600)]
     texts += [replies.queue_update(2, 120), *(replies.leave_offer(r) for r in ("closed", "busy", "timeout"))]
     texts += [replies.ticket_created("T1", "11月24日 08:30"), replies.agent_joined("小王"),

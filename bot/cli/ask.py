@@ -2,7 +2,7 @@
 
 Output contract (used by evaluation tools; keep it stable): one JSON object per line with
 question, decision, text, entry_id, confidence, candidates, asks, value, team ("team": the team a handoff
-goes to, null otherwise). With --conversation each row also carries "conversation" and "turn" (both counted
+goes to, null otherwise), shown (the entry whose answer a clarify showed first, null otherwise). With --conversation each row also carries "conversation" and "turn" (both counted
 from 0).
 """
 
@@ -17,7 +17,8 @@ from bot.handoff import load_calendar, load_teams
 from bot.rasa_client import RasaClient
 from bot.runtime.local_stack import rasa_endpoint
 
-CONTRACT_KEYS = ("question", "decision", "text", "entry_id", "confidence", "candidates", "asks", "value", "team")
+CONTRACT_KEYS = ("question", "decision", "text", "entry_id", "confidence", "candidates", "asks", "value", "team",
+                 "shown")
 
 
 def _row(question: str, reply: Any, default_team: str) -> dict[str, Any]:
@@ -34,6 +35,7 @@ def _row(question: str, reply: Any, default_team: str) -> dict[str, Any]:
         "value": info.get("value"),    # a calculated figure: yuan, or an ISO date
         # the team whose queue a handoff goes to (the gateway sends an unnamed one to the default team)
         "team": (info.get("team") or default_team) if handoff else None,
+        "shown": info.get("shown"),    # the entry whose answer a clarify showed first
     }
 
 

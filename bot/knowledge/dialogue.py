@@ -23,7 +23,7 @@ from bot.knowledge.facets import (
 )
 from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
-from bot.knowledge.policy import Decision, Hit, decide
+from bot.knowledge.policy import LIKELY_SHOWN, Decision, Hit, decide
 from bot.knowledge.text import compact
 from bot.rules import CalcContext, Computed, NeedsFact, compute
 from bot.rules.parse import parse as parse_facts
@@ -56,9 +56,12 @@ class Turn:
     query_used: str | None = None
     asks: str | None = None             # the fact a calculation asked for ("date", "service", ...)
     value: int | str | None = None      # a calculation's figure: yuan, or an ISO date
+    shown: str | None = None            # the entry whose answer a clarify showed first (LIKELY_SHOWN)
 
     def payload(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"query": self.query_used}
+        if self.shown:
+            extra["shown"] = self.shown
         if self.offer == "patent_type":
             extra["asks"] = "patent_type"
         if self.asks:
@@ -482,6 +485,13 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
             return Turn("clarify", replies.ask_patent_type(types), None, _confidence(hits[0]),
                         _candidate_rows(index, shown_hits), new_ctx, "patent_type", query)
         questions = [index.entry(i).question for i in ids]  # type: ignore[union-attr]
+        first = index.entry(ids[0])
+        if first is not None and _confidence(shown_hits[0]) >= LIKELY_SHOWN:
+            # probably this one: its answer now, headed by its question, the others by number; the
+            # context stays a clarify's (the user has not said it was what they meant)
+            text = replies.likely_text(first.question, first.reply_text(), questions[1:])
+            return Turn("clarify", text, None, _confidence(hits[0]), _candidate_rows(index, shown_hits), new_ctx,
+                        "candidates", query, shown=ids[0])
         return Turn("clarify", replies.clarify_text(questions), None, _confidence(hits[0]),
                     _candidate_rows(index, shown_hits), new_ctx, "candidates", query)
     best_conf = _confidence(hits[0]) if hits else None

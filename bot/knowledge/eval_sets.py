@@ -94,6 +94,14 @@ def real_outcome(labels: frozenset[str], decision: str, entry_id: str | None,
     return "other"
 
 
+def shown_outcome(labels: frozenset[str], shown: str | None, redirects: frozenset[str] = frozenset()) -> str | None:
+    """For a clarify that showed its likely answer first: whether that answer was the right one
+    (right | wrong | redirected, as for an answer); None when nothing was shown."""
+    if not shown:
+        return None
+    return real_outcome(labels, "answer", shown, redirects)
+
+
 @dataclass(frozen=True)
 class ComputedQuestion:
     text: str

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from bot.knowledge.index import WEIGHTED_SIGNALS, KnowledgeIndex, Signals, weighted_sum
-from bot.knowledge.policy import Hit, Thresholds, decide
+from bot.knowledge.policy import LIKELY_SHOWN, Hit, Thresholds, decide
 from bot.knowledge.ranker import calibration_table
 
 NONE = "none"
@@ -108,6 +108,9 @@ class Report:
     wrong: list[dict] = field(default_factory=list)
     calibration: list[dict] = field(default_factory=list)   # the ranker's, on these questions
     decisions_in_kb: dict[str, int] = field(default_factory=dict)  # the same, answerable questions only
+    # clarifies whose first pick is likely enough to show its answer first (LIKELY_SHOWN):
+    # right / wrong for answerable questions, "uncovered" for questions no entry answers
+    shown: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -117,6 +120,7 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
     top1 = top3 = answered = right = none_answered = covered = answered_in_kb = 0
     decisions: Counter[str] = Counter()
     decisions_in_kb: Counter[str] = Counter()
+    shown: Counter[str] = Counter()
     wrong = []
     tops, firsts_right = [], []
     for s in scored:
@@ -135,6 +139,8 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
             covered += 1
             top1 += bool(ids[:1]) and ids[0] in right_ids
             top3 += bool(right_ids & set(ids[:3]))
+        if d.kind == "clarify" and d.hits and (d.hits[0].probability or 0.0) >= LIKELY_SHOWN:
+            shown["uncovered" if label == NONE else ("right" if d.hits[0].entry_id in right_ids else "wrong")] += 1
         if d.kind == "answer":
             answered += 1
             answered_in_kb += label != NONE
@@ -157,6 +163,7 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
         wrong=wrong,
         calibration=calibration_table(np.asarray(tops), np.asarray(firsts_right)) if tops else [],
         decisions_in_kb=dict(decisions_in_kb),
+        shown=dict(shown),
     )
 
 

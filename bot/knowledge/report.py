@@ -35,7 +35,8 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
     )
     outcomes = split_outcomes(report)
     stream.write(f"answered right={outcomes['right']} answered wrong={outcomes['wrong']} "
-                 f"clarified={outcomes['clarified']} handed off={outcomes['handed_off']}\n")
+                 f"clarified={outcomes['clarified']} handed off={outcomes['handed_off']}; clarified with the "
+                 f"likely answer shown first (retrieval level): {report.shown}\n")
     if show_wrong:
         for w in report.wrong:
             stream.write(f"  WRONG {w['q']!r}: expected {w['expected']}, answered {w['answered']} ({w['score']})\n")
@@ -86,14 +87,17 @@ async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_w
             f"clarified={c.get('clarified', 0)} handed off={c.get('handed_off', 0)} other={c.get('other', 0)}; "
             f"uncovered={real.n - real.n_covered}: answered with a fact={real.uncovered_answered} "
             f"redirected={u.get('redirected', 0)} "
-            f"clarified={u.get('clarified', 0)} handed off={u.get('handed_off', 0)} other={u.get('other', 0)}\n")
+            f"clarified={u.get('clarified', 0)} handed off={u.get('handed_off', 0)} other={u.get('other', 0)}\n"
+            f"  clarified with the likely answer shown first: covered {real.covered_shown or {}}, "
+            f"uncovered {real.uncovered_shown or {}}\n")
         data["real"] = real.as_dict()
     splits = ("dev", "test") if split == "all" else (split,)
     names = tuple(f"{name}.yml" for name in splits)
     if "dialogues" in sets and (dialogues := load_dialogues(folder / "dialogues", names)):
         dlg = await dialogue_report(settings, dialogues)
         stream.write(f"dialogues={dlg.conversations} turns={dlg.turns} turns right={dlg.right} "
-                     f"({dlg.turns_right:.1%}) decisions={dlg.decisions}\n")
+                     f"({dlg.turns_right:.1%}) decisions={dlg.decisions}; "
+                     f"clarified with the likely answer shown first: {dlg.shown or {}}\n")
         data["dialogues"] = dlg.as_dict()
     if "computed" in sets and (computed := load_computed(folder / "computed", splits)):
         calc = await computed_report(settings, computed)

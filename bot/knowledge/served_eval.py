@@ -18,6 +18,7 @@ from bot.knowledge.eval_sets import (
     RealQuestion,
     computed_outcome,
     real_outcome,
+    shown_outcome,
     turn_right,
 )
 
@@ -29,6 +30,10 @@ class RealReport:
     covered: dict[str, int]          # right | wrong | clarified | handed_off | other
     uncovered: dict[str, int]        # the same outcomes for questions no entry answers
     wrong: list[dict] = field(default_factory=list)
+    # clarifies that showed their likely answer first: was it the right one (covered questions),
+    # or a fact shown for a question no entry answers (uncovered: right never happens there)
+    covered_shown: dict[str, int] = field(default_factory=dict)
+    uncovered_shown: dict[str, int] = field(default_factory=dict)
 
     @property
     def covered_right(self) -> float:
@@ -45,7 +50,8 @@ class RealReport:
     def as_dict(self) -> dict:
         return {"n": self.n, "n_covered": self.n_covered, "covered": self.covered, "uncovered": self.uncovered,
                 "covered_right": round(self.covered_right, 4), "covered_wrong": round(self.covered_wrong, 4),
-                "uncovered_answered": self.uncovered_answered, "wrong": self.wrong}
+                "uncovered_answered": self.uncovered_answered, "wrong": self.wrong,
+                "covered_shown": self.covered_shown, "uncovered_shown": self.uncovered_shown}
 
 
 def _redirects(settings: Settings) -> frozenset[str]:
@@ -59,6 +65,8 @@ async def real_report(settings: Settings, questions: list[RealQuestion]) -> Real
     redirects = _redirects(settings)
     covered: Counter[str] = Counter()
     uncovered: Counter[str] = Counter()
+    covered_shown: Counter[str] = Counter()
+    uncovered_shown: Counter[str] = Counter()
     wrong = []
     by_text = {q.text: q for q in questions}
     async for row in ask_all(settings, [q.text for q in questions]):
@@ -67,8 +75,11 @@ async def real_report(settings: Settings, questions: list[RealQuestion]) -> Real
         (covered if q.labels else uncovered)[outcome] += 1
         if outcome == "wrong":
             wrong.append({"q": q.text, "expected": sorted(q.labels) or "none", "answered": row["entry_id"]})
+        if (shown := shown_outcome(q.labels, row.get("shown"), redirects)) is not None:
+            (covered_shown if q.labels else uncovered_shown)[shown] += 1
     n_covered = sum(1 for q in questions if q.labels)
-    return RealReport(len(questions), n_covered, dict(covered), dict(uncovered), wrong)
+    return RealReport(len(questions), n_covered, dict(covered), dict(uncovered), wrong,
+                      dict(covered_shown), dict(uncovered_shown))
 
 
 @dataclass
@@ -78,6 +89,7 @@ class DialogueReport:
     right: int
     decisions: dict[str, int]
     misses: list[dict] = field(default_factory=list)
+    shown: dict[str, int] = field(default_factory=dict)  # clarifies with a likely answer: right | wrong
 
     @property
     def turns_right(self) -> float:
@@ -85,13 +97,15 @@ class DialogueReport:
 
     def as_dict(self) -> dict:
         return {"conversations": self.conversations, "turns": self.turns, "right": self.right,
-                "turns_right": round(self.turns_right, 4), "decisions": self.decisions, "misses": self.misses}
+                "turns_right": round(self.turns_right, 4), "decisions": self.decisions, "misses": self.misses,
+                "shown": self.shown}
 
 
 async def dialogue_report(settings: Settings, dialogues: list[Dialogue]) -> DialogueReport:
     redirects = _redirects(settings)
     right = turns = 0
     decisions: Counter[str] = Counter()
+    shown: Counter[str] = Counter()
     misses = []
     async for row in ask_conversations(settings, [[t.user for t in d.turns] for d in dialogues]):
         d = dialogues[row["conversation"]]
@@ -100,10 +114,12 @@ async def dialogue_report(settings: Settings, dialogues: list[Dialogue]) -> Dial
         turns += 1
         right += ok
         decisions[row["decision"]] += 1
+        if row.get("shown"):
+            shown["right" if turn_right(expect, "answer", row["shown"], redirects) else "wrong"] += 1
         if not ok:
             misses.append({"dialogue": d.name, "turn": row["turn"], "user": row["question"],
                            "expected": sorted(expect), "decision": row["decision"], "entry_id": row["entry_id"]})
-    return DialogueReport(len(dialogues), turns, right, dict(decisions), misses)
+    return DialogueReport(len(dialogues), turns, right, dict(decisions), misses, dict(shown))
 
 
 @dataclass
