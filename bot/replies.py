@@ -48,9 +48,14 @@ def likely_text(question: str, reply: str, others: list[str]) -> str:
     return "\n".join(lines)
 
 
-def answer_text(question: str, reply: str) -> str:
-    """The answer, headed by the question it answers, so a mismatch is noticed at once."""
-    return f"关于“{question.rstrip('？?。')}”：\n{reply}"
+def answer_text(question: str, reply: str, focus: tuple[str, list[str]] | None = None) -> str:
+    """The answer, headed by the question it answers, so a mismatch is noticed at once; with
+    `focus` (a patent type's name and the answer's clauses about it alone), those come first."""
+    head = f"关于“{question.rstrip('？?。')}”：\n"
+    if focus:
+        name, lines = focus
+        head += f"【{name}】{''.join(lines).rstrip('；;。')}。\n"
+    return head + reply
 
 
 def related_text(questions: list[str]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot import replies
 from bot.config import PROJECT_ROOT, Settings
 from bot.knowledge import dialogue
 from bot.knowledge.classifier import MAX_ENTRIES, EntryClassifier
@@ -255,6 +256,26 @@ def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) 
         else:
             assert turn.shown is None and "shown" not in turn.payload()["patentdesk"]
     assert shown, "none of these ambiguous questions had a likely first pick on this build"
+
+
+def test_an_answer_that_goes_type_by_type_leads_with_the_type_asked() -> None:
+    fee = "申请费：发明专利900元，另缴公布印刷费50元；实用新型500元；外观设计500元。以上为减缴前标准。"
+    assert dialogue.type_lines(fee, "invention") == ["申请费：发明专利900元，另缴公布印刷费50元；"]
+    assert dialogue.type_lines(fee, "utility") == ["实用新型500元；"]
+    # one clause for all three: no line of its own, so nothing is picked out
+    assert dialogue.type_lines("发明专利权的期限为20年，实用新型专利权为10年。符合条件的发明专利还可以请求补偿。",
+                               "invention") == []
+    text = replies.answer_text("申请费是多少？", fee, ("实用新型", ["实用新型500元；"]))
+    assert text.splitlines()[:2] == ["关于“申请费是多少”：", "【实用新型】实用新型500元。"] and fee in text
+
+
+def test_a_type_follow_up_sees_its_own_line_first(index) -> None:
+    first = dialogue.ask(index, "发明专利申请费多少")
+    follow = dialogue.ask(index, "那实用新型呢", first.context)
+    assert follow.decision == "answer", follow.text
+    lines = dialogue.type_lines(index.entry(follow.entry_id).answer, "utility")
+    assert lines, f"{follow.entry_id} does not go type by type"
+    assert follow.text.splitlines()[1].startswith("【实用新型】" + lines[0].rstrip("；;。"))
 
 
 def test_a_question_that_names_who_applies_is_still_a_question(index) -> None:

@@ -233,7 +233,10 @@ def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str 
     if entry is None:  # an id from an older index version: do not guess
         return Turn("handoff", replies.NOT_SURE, context=ctx, offer="human")
     new_ctx = _remember(index, ctx, query or entry.question, entry_id)
-    text = replies.answer_text(entry.question, entry.reply_text())
+    asked = patent_types(query or "")
+    kind = next(iter(asked)) if len(asked) == 1 else None
+    focus = (TYPE_NAMES[kind], type_lines(entry.answer, kind)) if kind else None
+    text = replies.answer_text(entry.question, entry.reply_text(), focus if focus and focus[1] else None)
     offer = None
     if related:
         questions = [index.entry(h.entry_id).question for h in related]  # type: ignore[union-attr]
@@ -241,6 +244,22 @@ def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str 
         new_ctx.candidates = [h.entry_id for h in related]
         offer = "related"
     return Turn("answer", text, entry_id, confidence, candidates, new_ctx, offer, query)
+
+
+_CLAUSE = re.compile(r"[^；;。]+[；;。]?")
+
+
+def type_lines(answer: str, kind: str) -> list[str]:
+    """The clauses of an answer that speak of one patent type alone, when the answer goes type by
+    type ("发明专利900元……；实用新型500元；外观设计500元。"): "那实用新型呢" then sees its own line
+    first, above the whole answer, instead of the same answer again. Clauses are cut at ；and 。
+    only, never at a comma, so no clause loses the condition or surcharge written beside it."""
+    clauses = [c.strip() for c in _CLAUSE.findall(answer) if c.strip()]
+    named = [patent_types(c) for c in clauses]
+    singles = {next(iter(n)) for n in named if len(n) == 1}
+    if len(singles) < 2 or any(len(n) > 1 for n in named):  # not type by type ("发明20年，实用新型10年")
+        return []
+    return [c for c, n in zip(clauses, named, strict=True) if n == frozenset({kind})]
 
 
 @dataclass
