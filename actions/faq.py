@@ -100,6 +100,13 @@ class ActionHandleAffirm(Action):
         ctx = context_from(tracker)
         if dialogue.awaits_fact(ctx):  # "是纸件的" answers the calculator's question
             return await _answer_fact(dispatcher, tracker, ctx)
+        text = tracker.latest_message.get("text") or ""
+        if dialogue.asks_for_person(text):  # "对 转人工吧", offered or not
+            return handoff_events(dispatcher, tracker, complaint=False)
+        if not dialogue.is_bare_affirmation(text):  # "年费的" after "期限是多久啊": a detail, not a yes
+            turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
+            if turn.decision in ("answer", "clarify"):
+                return _emit(dispatcher, turn)
         if offer == "human":
             return handoff_events(dispatcher, tracker, complaint=False)
         if offer == "candidates" and len(ctx.candidates) == 1:

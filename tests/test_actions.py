@@ -69,6 +69,7 @@ async def test_yes_after_the_offer_hands_off_and_no_is_accepted_politely() -> No
 @pytest.mark.parametrize(("action", "intent", "text"), [
     (ActionHandleDeny(), "deny", "你答的不是我想问的 给我找个真人"),
     (ActionSmalltalk(), "greet", "你好 帮我转人工"),
+    (ActionHandleAffirm(), "affirm", "对 转人工吧"),
 ])
 async def test_a_request_for_a_person_hands_off_whatever_intent_it_was_read_as(action, intent, text) -> None:
     d = CollectingDispatcher()
@@ -80,6 +81,20 @@ async def test_asking_whether_we_are_a_person_is_no_request_for_one() -> None:
     d = CollectingDispatcher()
     await ActionSmalltalk().run(d, tracker([], {}, "bot_challenge", "你是真人吗"), {})
     assert d.messages[0].get("response") == "utter_bot_challenge"
+
+
+async def test_a_detail_read_as_yes_after_the_offer_of_a_person_is_asked_of_the_knowledge() -> None:
+    """"期限是多久啊" gets the offer of a person; "年费的" (which the NLU reads as a yes) names the
+    deadline meant, so it is answered in context instead of handing off. "是的" still hands off."""
+    slots = {"pending_offer": "human", "faq_last_query": "期限是多久啊"}
+    d = CollectingDispatcher()
+    await ActionHandleAffirm().run(d, tracker([], slots, "affirm", "年费的"), {})
+    reply = said(d)[0]
+    assert reply["decision"] in ("answer", "clarify"), reply
+    assert (reply["entry_id"] or reply["candidates"][0]["id"]).startswith("annual-fee"), reply
+    d = CollectingDispatcher()
+    await ActionHandleAffirm().run(d, tracker([], slots, "affirm", "是的"), {})
+    assert said(d)[0]["decision"] == "handoff"
 
 
 async def test_yes_without_an_offer_just_acknowledges() -> None:

@@ -462,6 +462,19 @@ def is_bare_denial(text: str) -> bool:
     return not (talks_patents(core) or _QUESTION_CUE.search(core) or len(core) > 6)
 
 
+def is_bare_affirmation(text: str) -> bool:
+    """"是的" / "好" / "可以": a yes to what the last reply offered. "年费的" or "发明的" (the NLU
+    reads them as a yes) add a detail to the question and are read with the conversation."""
+    core = compact(text)
+    if _BARE_YES.match(core):
+        return True
+    return not (talks_patents(core) or own_terms(core) or _QUESTION_CUE.search(core))
+
+
+_BARE_YES = re.compile(r"^(是|是的|对|对的|好|好的|好啊|嗯|可以|行|要|需要|ok|okay|没问题|麻烦了|麻烦你了|谢谢)+"
+                       r"[的吧啊呀了哦，,。.!！\s]*$")
+
+
 _ASKS_FOR_PERSON = re.compile(r"(找|转|接|要|换|叫|请)(个|一个|一位)?(真人|人工|客服|工作人员)|人工客服|人工服务|真人客服")
 
 
