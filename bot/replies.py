@@ -73,6 +73,14 @@ def ask_patent_type(types: list[str]) -> str:
     return f"好的，为了准确回答，请问您问的是{options}专利？直接回复类型即可。"
 
 
+# A question that names only "fees" or "time limits" ("问下费用的事", "期限是多久啊"): which one, in
+# one short question, instead of the offer of a person (names of procedures only, no figures)
+ASK_WHICH_FEE = ("好的，专利费用有好几项，请问您想了解哪一项？例如申请费、实质审查费、年费、滞纳金、费用减缴，"
+                 "或者直接告诉我您在办的手续，我帮您查。")
+ASK_WHICH_TIME_LIMIT = ("好的，专利手续的期限有好几种，请问您想了解哪一项？例如缴纳申请费、提出实质审查请求、"
+                        "答复审查意见、办理登记、缴纳年费、要求优先权、请求复审的期限，直接告诉我是哪一项即可。")
+
+
 APPLICANT_NOTED = ("好的，了解了。请问您想咨询哪方面的专利问题？比如能否减缴费用、申请费多少、"
                    "年费怎么交等，您直接提问就可以。")
 NOT_SURE = ("非常抱歉，这个问题我暂时没有把握准确回答。为避免给您不准确的信息，建议由人工客服为您解答，"

@@ -278,6 +278,24 @@ def test_a_type_follow_up_sees_its_own_line_first(index) -> None:
     assert follow.text.splitlines()[1].startswith("【实用新型】" + lines[0].rstrip("；;。"))
 
 
+def test_a_question_that_names_only_fees_or_time_limits_is_asked_which_one(index) -> None:
+    """"问下费用的事" / "期限是多久啊": one short question about which fee or time limit (no list of
+    unrelated entries, no offer of a person); the detail given next is read with it."""
+    for text, which in (("问下费用的事", "fee"), ("多少钱", "fee"), ("期限是多久啊", "time_limit")):
+        assert dialogue.vague_topic(text) == which
+    for text in ("年费多少钱", "专利期限多久", "钱咋交", "申请专利要多少钱", "专利费能减不"):
+        assert dialogue.vague_topic(text) is None, text
+    turn = dialogue.ask(index, "期限是多久啊")
+    assert turn.decision == "clarify" and turn.asks == "topic" and turn.text == replies.ASK_WHICH_TIME_LIMIT
+    assert turn.payload()["patentdesk"]["asks"] == "topic"
+    detail = dialogue.ask(index, "年费的", turn.context)
+    first = detail.entry_id or detail.candidates[0]["id"]
+    assert detail.decision in ("answer", "clarify") and first.startswith("annual-fee"), (detail.decision, first)
+    # mid-conversation "多少钱" is a follow-up of the topic, not a new vague question
+    fee = dialogue.ask(index, "发明专利申请费多少")
+    assert dialogue.ask(index, "多少钱", fee.context).asks != "topic"
+
+
 def test_a_question_that_names_who_applies_is_still_a_question(index) -> None:
     """"我是学生 自己能申请专利吗" names who applies and asks: it is not noted and left unanswered
     ("一个" and "自己" read as applicant words, and these first questions got "好的，了解了")."""

@@ -358,6 +358,26 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
     return turn
 
 
+_VAGUE = re.compile(r"^(问下|问一下|请问|想问|想问下|咨询|咨询下|了解|了解下)?(一下)?(专利)?的?"
+                    r"(?P<topic>费用|收费|钱|期限|时限)(的事|的事情|的问题|方面的?问题?|相关的?问题?)?"
+                    r"(是|有|大概|一般)?(多少钱?|多久|多长时间|多长|怎么算|有哪些|几天)?(啊|呢|吗|呀|哈)?$")
+
+
+def vague_topic(text: str) -> str | None:
+    """"fee" or "time_limit" for a message that names only that ("问下费用的事", "期限是多久啊",
+    "多少钱"): an agent asks which one; a list of three unrelated entries or the offer of a person
+    helps nobody. None for anything more specific."""
+    core = _SMALLTALK_ONLY.sub("", compact(text))
+    if core in ("多少钱", "要多少钱", "多少费用", "费用多少", "收费多少", "要交多少钱"):
+        return "fee"
+    match = _VAGUE.match(core)
+    if not match:
+        return None
+    if match.group("topic") in ("费用", "收费", "钱"):
+        return "fee"
+    return None if "专利" in core else "time_limit"  # "专利期限多久" asks for the term of protection
+
+
 def only_says_who_applies(text: str) -> bool:
     """"我是学生", "我们是大学": who is asking, and nothing asked yet. "我是学生 自己能申请专利吗"
     or "一个外观申请能放好几个款式吗" (一个 reads as "joint") are questions for the knowledge."""
@@ -383,6 +403,11 @@ def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) 
         picked = _pick_by_type(index, text, ctx)
         if picked is not None:
             return picked
+    if use_context and not ctx.last_query and (which := vague_topic(text)):
+        reply = replies.ASK_WHICH_FEE if which == "fee" else replies.ASK_WHICH_TIME_LIMIT
+        return Turn("clarify", reply, context=Context(last_query=text, applicant=ctx.applicant,
+                                                      patent_type=ctx.patent_type),
+                    offer="topic", query_used=text, asks="topic")
     if use_context and not ctx.last_query and only_says_who_applies(text):
         new_ctx = Context(applicant=applicant_kind(text))
         return Turn("smalltalk", replies.APPLICANT_NOTED, context=new_ctx, query_used=text)
