@@ -77,6 +77,19 @@ async def test_a_request_for_a_person_hands_off_whatever_intent_it_was_read_as(a
     assert said(d)[0]["decision"] == "handoff" and said(d)[0]["reason"] == "request"
 
 
+async def test_saying_a_time_limit_has_passed_is_no_goodbye() -> None:
+    """"已经超了一个多月了" after the priority period (the NLU reads it as goodbye) asks what can
+    still be done: it is read with the conversation, not answered with "再见"."""
+    slots = {"faq_last_query": "优先权期限是多长时间？", "faq_last_entry": "priority-period", "faq_topic": "优先权"}
+    d = CollectingDispatcher()
+    await ActionSmalltalk().run(d, tracker([], slots, "goodbye", "已经超了一个多月了"), {})
+    reply = said(d)[0]
+    assert reply["decision"] in ("answer", "clarify"), reply
+    d = CollectingDispatcher()
+    await ActionSmalltalk().run(d, tracker([], slots, "goodbye", "好的 再见"), {})
+    assert d.messages[0].get("response") == "utter_goodbye"
+
+
 async def test_asking_whether_we_are_a_person_is_no_request_for_one() -> None:
     d = CollectingDispatcher()
     await ActionSmalltalk().run(d, tracker([], {}, "bot_challenge", "你是真人吗"), {})

@@ -159,11 +159,13 @@ def follows_up(text: str) -> bool:
     these, and completed with the last topic it would be answered with a fee entry."""
     core = compact(text)
     return bool(_ASKS.search(core) or _ASKS_BY_ENDING.search(core) or own_terms(core) or patent_types(core)
-                or applicant_kind(core))
+                or applicant_kind(core) or _TELLS_LATE.search(core))
 
 
 # the spoken yes/no question: "要交钱不", "能少交点不", "交了没"
 _ASKS_BY_ENDING = re.compile(r"[不没][啊呀]?$|没有$")
+# "已经超了一个多月了": a user who says a time limit has passed is asking what can still be done
+_TELLS_LATE = re.compile(r"超了|超过了|过了期|过期了|晚了|逾期了|错过了|误了")
 
 
 def leans_on_context(text: str, ctx: Context) -> bool:
@@ -644,7 +646,7 @@ def asks_in_context(text: str, ctx: Context) -> bool:
     """A short question mid-conversation ("在哪交", "过了呢") that the NLU took for small talk:
     it asks about the topic under discussion, so it is read with the conversation."""
     rest = _SMALLTALK_ONLY.sub("", compact(text))
-    return (bool(ctx.last_query) and len(rest) >= 3 and bool(_ASKS.search(rest))
+    return (bool(ctx.last_query) and len(rest) >= 3 and bool(_ASKS.search(rest) or _TELLS_LATE.search(rest))
             and not _PRESENCE.fullmatch(rest))
 
 
