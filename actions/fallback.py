@@ -23,6 +23,10 @@ class ActionFallback(Action):
         # the intent classifier was unsure; the knowledge (with the conversation) may not be
         text = tracker.latest_message.get("text") or ""
         ctx = context_from(tracker)
+        kind = dialogue.smalltalk_kind(text)
+        if kind:  # "88" or "谢啦" the NLU was unsure of: a goodbye is not asked to rephrase
+            dispatcher.utter_message(response=f"utter_{kind}")
+            return []
         turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
         if turn.decision in ("answer", "clarify") or (turn.decision == "smalltalk" and turn.context.applicant):
             dispatcher.utter_message(text=turn.text, json_message=turn.payload())

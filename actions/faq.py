@@ -55,6 +55,9 @@ class ActionChooseOption(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         text = tracker.latest_message.get("text") or ""
         ctx = context_from(tracker)
+        if (kind := dialogue.smalltalk_kind(text)) is not None:  # "88" is goodbye, not option 88
+            dispatcher.utter_message(response=f"utter_{kind}")
+            return []
         if dialogue.is_question_not_choice(text, ctx):  # "发明专利第7年年费多少" has a number, not a pick
             turn = await knowledge_holder.run(lambda index: dialogue.ask(index, text, ctx))
         else:

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_info
 
 from actions import knowledge_holder
 from actions.fallback import ActionFallback
-from actions.faq import ActionHandleAffirm, ActionHandleDeny, ActionSmalltalk
+from actions.faq import ActionChooseOption, ActionHandleAffirm, ActionHandleDeny, ActionSmalltalk
 from actions.handoff import ActionHandoff
 
 
@@ -46,6 +46,17 @@ async def test_first_fallback_asks_to_rephrase() -> None:
     assert said(d) == [{"decision": "fallback", "entry_id": None, "confidence": None, "candidates": [], "stage": 1}]
     assert "换个说法" in d.messages[0]["text"]
     assert events == [SlotSet("pending_offer", None)]
+
+
+@pytest.mark.parametrize(("action", "intent", "text", "response"), [
+    (ActionFallback(), "nlu_fallback", "88", "utter_goodbye"),
+    (ActionFallback(), "nlu_fallback", "谢啦", "utter_thank"),
+    (ActionChooseOption(), "choose_option", "88", "utter_goodbye"),   # "88" is no option number
+])
+async def test_a_goodbye_or_thanks_the_nlu_misread_is_answered_as_one(action, intent, text, response) -> None:
+    d = CollectingDispatcher()
+    await action.run(d, tracker([], {"faq_last_query": "专利质押去哪登记"}, intent, text), {})
+    assert [m.get("response") for m in d.messages] == [response]
 
 
 async def test_second_fallback_in_a_row_offers_a_person() -> None:

@@ -630,6 +630,23 @@ _ASKS = re.compile(r"[吗嘛么呢?？]|怎么|怎样|咋|多少|多久|几|啥|
 _SMALLTALK_ONLY = re.compile(r"^(你好|您好|哈喽|嗨|hi|hello|谢谢|多谢|感谢|谢了|好的|再见|拜拜|88|辛苦了|ok)+")
 
 
+_SMALLTALK_KINDS = (
+    ("goodbye", re.compile(r"^(再见|拜拜|拜|88|886|bye|byebye|回头见|下次见)+[了啦哈呀！!。.~～\s]*$")),
+    ("thank", re.compile(r"^(谢谢|多谢|感谢|谢了|谢啦|thx|thanks|thankyou|辛苦了)+(你|您)?[了啦哈呀！!。.~～\s]*$")),
+    ("greet", re.compile(r"^(你好|您好|哈喽|嗨|hi|hello)+[了啦哈呀！!。.~～\s]*$")),
+)
+
+
+def smalltalk_kind(text: str) -> str | None:
+    """"88", "拜拜", "谢啦" when the NLU was unsure: the small-talk intent they plainly are (the
+    two-stage fallback would ask a user who says goodbye to rephrase)."""
+    core = compact(text).lower()
+    for kind, pattern in _SMALLTALK_KINDS:
+        if pattern.match(core):
+            return kind
+    return None
+
+
 _PRESENCE = re.compile(r"(在吗|在不在|有人吗|有人在吗|在么|人呢|还在吗)+")
 
 
