@@ -23,7 +23,10 @@ from bot.knowledge.facets import (
 )
 from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
-from bot.knowledge.policy import LIKELY_SHOWN, Decision, Hit, decide
+from bot.knowledge.policy import (
+    LIKELY_SHOWN as LIKELY_SHOWN,  # re-exported: the floor the dialogue applies
+)
+from bot.knowledge.policy import Decision, Hit, decide, likely_first
 from bot.knowledge.text import compact
 from bot.rules import CalcContext, Computed, NeedsFact, compute
 from bot.rules.parse import parse as parse_facts
@@ -235,10 +238,7 @@ def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str 
     if entry is None:  # an id from an older index version: do not guess
         return Turn("handoff", replies.NOT_SURE, context=ctx, offer="human")
     new_ctx = _remember(index, ctx, query or entry.question, entry_id)
-    asked = patent_types(query or "")
-    kind = next(iter(asked)) if len(asked) == 1 else None
-    focus = (TYPE_NAMES[kind], type_lines(entry.answer, kind)) if kind else None
-    text = replies.answer_text(entry.question, entry.reply_text(), focus if focus and focus[1] else None)
+    text = replies.answer_text(entry.question, entry.reply_text(), type_focus(entry.answer, query or ""))
     offer = None
     if related:
         questions = [index.entry(h.entry_id).question for h in related]  # type: ignore[union-attr]
@@ -262,6 +262,16 @@ def type_lines(answer: str, kind: str) -> list[str]:
     if len(singles) < 2 or any(len(n) > 1 for n in named):  # not type by type ("发明20年，实用新型10年")
         return []
     return [c for c, n in zip(clauses, named, strict=True) if n == frozenset({kind})]
+
+
+def type_focus(answer: str, query: str) -> tuple[str, list[str]] | None:
+    """The patent type the question names (one only) and the answer's clauses about it alone."""
+    asked = patent_types(query)
+    if len(asked) != 1:
+        return None
+    kind = next(iter(asked))
+    lines = type_lines(answer, kind)
+    return (TYPE_NAMES[kind], lines) if lines else None
 
 
 @dataclass
@@ -544,13 +554,14 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
             return Turn("clarify", replies.ask_patent_type(types), None, _confidence(hits[0]),
                         _candidate_rows(index, shown_hits), new_ctx, "patent_type", query)
         questions = [index.entry(i).question for i in ids]  # type: ignore[union-attr]
-        first = index.entry(ids[0])
-        if first is not None and _confidence(shown_hits[0]) >= LIKELY_SHOWN:
+        likely = likely_first(reading.decision)
+        first = index.entry(likely.entry_id) if likely is not None else None
+        if first is not None:
             # probably this one: its answer now, headed by its question, the others by number; the
             # context stays a clarify's (the user has not said it was what they meant)
             text = replies.likely_text(first.question, first.reply_text(), questions[1:])
             return Turn("clarify", text, None, _confidence(hits[0]), _candidate_rows(index, shown_hits), new_ctx,
-                        "candidates", query, shown=ids[0])
+                        "candidates", query, shown=first.id)
         return Turn("clarify", replies.clarify_text(questions), None, _confidence(hits[0]),
                     _candidate_rows(index, shown_hits), new_ctx, "candidates", query)
     best_conf = _confidence(hits[0]) if hits else None

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from bot.knowledge.index import WEIGHTED_SIGNALS, KnowledgeIndex, Signals, weighted_sum
-from bot.knowledge.policy import LIKELY_SHOWN, Hit, Thresholds, decide
+from bot.knowledge.policy import Hit, Thresholds, decide, likely_first
 from bot.knowledge.ranker import calibration_table
 
 NONE = "none"
@@ -139,8 +139,8 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
             covered += 1
             top1 += bool(ids[:1]) and ids[0] in right_ids
             top3 += bool(right_ids & set(ids[:3]))
-        if d.kind == "clarify" and d.hits and (d.hits[0].probability or 0.0) >= LIKELY_SHOWN:
-            shown["uncovered" if label == NONE else ("right" if d.hits[0].entry_id in right_ids else "wrong")] += 1
+        if (likely := likely_first(d)) is not None:
+            shown["uncovered" if label == NONE else ("right" if likely.entry_id in right_ids else "wrong")] += 1
         if d.kind == "answer":
             answered += 1
             answered_in_kb += label != NONE

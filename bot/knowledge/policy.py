@@ -73,6 +73,15 @@ class Decision:
         return self.hits[0] if self.hits else None
 
 
+def likely_first(decision: Decision) -> Hit | None:
+    """The first candidate of a clarify whose answer is shown first (LIKELY_SHOWN); only a
+    ranker's probability counts (a fused score is no probability)."""
+    if decision.kind != "clarify" or not decision.hits:
+        return None
+    first = decision.hits[0]
+    return first if first.probability is not None and first.probability >= LIKELY_SHOWN else None
+
+
 def margin_of(hits: list[Hit] | tuple[Hit, ...]) -> float:
     if not hits:
         return 0.0
