@@ -69,8 +69,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PSEUDONYM_KEY", "<generated into var/secrets>", "HMAC key that turns OpenIDs into pseudonymous user ids in records."),
     Variable("PATENTDESK_LOG_LEVEL", "INFO", "Log level of our processes."),
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
-    Variable("RETRIEVAL_CACHE_SIZE", "2048", "Distinct questions whose vectors the action server keeps "
-             "(encoding is most of a search's CPU; repeated questions skip it). 0: off."),
+    Variable("RETRIEVAL_CACHE_SIZE", "8192", "Distinct texts (questions, and their readings with the "
+             "conversation) whose vectors the action server keeps, about 1.6 KB each (encoding is most of a "
+             "search's CPU; repeated questions skip it). 0: off."),
     Variable("KNOWLEDGE_POLL_INTERVAL", "10", "Seconds between an action server's checks of the published-knowledge "
              "version in the records database (a publish or withdrawal in the console starts a background rebuild). 0: off."),
     Variable("KNOWLEDGE_REBUILD_TIMEOUT", "900", "CPU seconds a background index rebuild may use before it is stopped "
@@ -164,7 +165,7 @@ class Settings:
     log_level: str = "INFO"
     ready_timeout: float = 180.0
     supervisor_restarts: int = 5
-    retrieval_cache_size: int = 2048
+    retrieval_cache_size: int = 8192
     knowledge_poll_interval: float = 10.0
     knowledge_rebuild_timeout: float = 900.0
     knowledge_rebuild_nice: int = 10
@@ -229,7 +230,7 @@ class Settings:
             log_level=(env.get("PATENTDESK_LOG_LEVEL") or "INFO").upper(),
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             supervisor_restarts=_int(env, "SUPERVISOR_RESTARTS", 5),
-            retrieval_cache_size=_int(env, "RETRIEVAL_CACHE_SIZE", 2048),
+            retrieval_cache_size=_int(env, "RETRIEVAL_CACHE_SIZE", 8192),
             knowledge_poll_interval=_float(env, "KNOWLEDGE_POLL_INTERVAL", 10.0),
             knowledge_rebuild_timeout=_float(env, "KNOWLEDGE_REBUILD_TIMEOUT", 900.0),
             knowledge_rebuild_nice=_int(env, "KNOWLEDGE_REBUILD_NICE", 10),
