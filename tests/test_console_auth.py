@@ -537,7 +537,8 @@ async def test_presence_heartbeat_canned_and_tickets(tmp_path, redis_server) -> 
         assert status == 409 and body["code"] == "not_online"
         # canned replies: the knowledge base's answers with their source
         status, found = await c.get("/api/canned", q="年费晚交了有滞纳金吗")
-        late_fee_entries = {"annual-fee-late-payment", "fee-sched-annual-late-fee-amounts"}  # both answer it
+        late_fee_entries = {"annual-fee-late-payment", "fee-sched-annual-late-fee-amounts",  # all three answer it
+                            "qa-annual-late-under-one-month"}
         assert status == 200 and found["results"][0]["id"] in late_fee_entries
         assert "（依据：" in found["results"][0]["text"]
         assert (await c.get("/api/canned", q=""))[1]["results"] == []

@@ -161,9 +161,10 @@ async def test_agent_claims_reads_replies_and_closes(tmp_path, redis_server, ras
 
         # a canned answer from the knowledge base goes into the reply box
         await page.fill("#canned-q", "年费晚交了有滞纳金吗")
-        # two entries answer it: the late-payment rule and the surcharge scale
+        # three entries answer it: the late-payment rule, the surcharge scale, and the tiers by month late
         await expect(page.locator("#canned-results li").first).to_have_attribute(
-            "data-entry-id", re.compile(r"^(annual-fee-late-payment|fee-sched-annual-late-fee-amounts)$"))
+            "data-entry-id",
+            re.compile(r"^(annual-fee-late-payment|fee-sched-annual-late-fee-amounts|qa-annual-late-under-one-month)$"))
         await page.locator("#canned-results .insert").first.click()
         assert "（依据：" in await page.input_value("#reply-text")
 
