@@ -353,7 +353,7 @@ async def test_left_message_answered_after_49_hours_through_a_subscription_notic
     async with desk(tmp_path, redis_server, rasa_url, rasa_auth_token, open_now=False) as (pair, flow):
         user = "o_after_48h"
         await pair.send(openid=user, content="转人工")
-        await pair.send(openid=user, content="我那件申请的恢复手续想请工作人员联系我答复")
+        await pair.send(openid=user, content="我那件申请的事想请工作人员联系我答复")
         await pair.send(openid=user, content="1")  # a message is left only on confirmation (issue 19)
         got = await texts(pair, user, 3)
         assert got[-1].startswith("您的留言已收到") and "/wechat/subscribe" in got[-1] and "允许" in got[-1]
