@@ -37,7 +37,7 @@ def clarify_text(questions: list[str], intro: str = CLARIFY_INTRO) -> str:
 
 
 def likely_text(question: str, reply: str, others: list[str]) -> str:
-    """A clarify that shows the likely answer first (bot.knowledge.dialogue.LIKELY_SHOWN)."""
+    """A clarify that shows the likely answer first (bot.knowledge.policy.LIKELY_SHOWN)."""
     lines = [f"您问的可能是“{question.rstrip('？?。')}”：", reply]
     if others:
         lines.append("如果不是这个问题，您想问的也许是（回复序号即可）：")

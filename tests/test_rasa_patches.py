@@ -73,10 +73,9 @@ def test_branches_that_share_a_name_turn_the_shortcut_off():
 
 
 def test_patched_server_still_raises_rasas_errors():
+    import rasa.server
     from jsonschema import ValidationError
     from rasa.core.actions.action import RemoteAction
-    from rasa.core.channels.channel import UserMessage  # noqa: F401 (imports rasa.server's deps)
-    import rasa.server
     from rasa.server import ErrorResponse
 
     patch_rasa()

@@ -18,7 +18,7 @@ from bot.knowledge.encoders import EncoderError, make_encoder
 from bot.knowledge.entries import knowledge_files, load_knowledge
 from bot.knowledge.evaluation import evaluate, load_questions, score_all
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError, index_dir
-from bot.knowledge.policy import Thresholds, decide
+from bot.knowledge.policy import LIKELY_SHOWN, Thresholds, decide
 from bot.knowledge.service import load_or_build
 from tests.conftest import make_env
 
@@ -244,7 +244,7 @@ def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) 
         if turn.decision != "clarify" or turn.offer != "candidates":
             continue
         first = turn.candidates[0]
-        if (first.get("probability") or 0.0) >= dialogue.LIKELY_SHOWN:
+        if (first.get("probability") or 0.0) >= LIKELY_SHOWN:
             shown += 1
             entry = index.entry(first["id"])
             assert turn.shown == first["id"] and turn.payload()["patentdesk"]["shown"] == first["id"]

@@ -23,9 +23,6 @@ from bot.knowledge.facets import (
 )
 from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
-from bot.knowledge.policy import (
-    LIKELY_SHOWN as LIKELY_SHOWN,  # re-exported: the floor the dialogue applies
-)
 from bot.knowledge.policy import Decision, Hit, decide, likely_first
 from bot.knowledge.text import compact
 from bot.rules import CalcContext, Computed, NeedsFact, compute

@@ -66,17 +66,16 @@ def _events_body_check(original: Callable[[Any], None]) -> Callable[[Any], None]
     return validate_events_in_request_body
 
 
+@functools.lru_cache(maxsize=1)
 def patch_rasa() -> None:
+    """Once per process: a second call must not wrap the wrapped checks again."""
     import rasa.server
     from rasa.core.actions.action import RemoteAction
     from rasa.shared.core.events import Event
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
-    if not getattr(rasa.server.validate_events_in_request_body, "patentdesk", False):
-        check = _events_body_check(rasa.server.validate_events_in_request_body)
-        check.patentdesk = True  # type: ignore[attr-defined]
-        rasa.server.validate_events_in_request_body = check
-        Event.resolve_by_type = event_class_lookup()  # type: ignore[method-assign]
+    rasa.server.validate_events_in_request_body = _events_body_check(rasa.server.validate_events_in_request_body)
+    Event.resolve_by_type = event_class_lookup()  # type: ignore[method-assign]
 
 
 def warm_jieba() -> None:
