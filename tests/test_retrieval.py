@@ -108,8 +108,9 @@ def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
     # precision >= 0.98 and no uncovered question answered. Issue 14 also asks 85% of the
     # answerable ones answered outright: on this split (with the colloquial and uncovered
     # questions added in issue 14) the logistic ranker answered 0.677 and the boosted trees
-    # 0.717 (the old policy 0.28 on the smaller split), so the guard below holds what is
-    # reached and the 0.85 bar stays open.
+    # 0.717 (the old policy 0.28 on the smaller split); weighing the runner-up's probability
+    # (ranker.Confidence) 0.742 against 0.702 on session 13's build. The guard below holds
+    # what is reached and the 0.85 bar stays open.
     assert report.top1 >= 0.90
     assert report.top3 >= 0.97
     assert report.answered_precision >= 0.98
@@ -120,7 +121,7 @@ def test_eval_set_meets_the_bars_on_the_held_out_split(index) -> None:
     # description (word count; the background section) get the entry on the description's parts,
     # just above the threshold. The bar stays open in issue 14; this guard holds what is reached.
     assert report.none_answered <= 2, "uncovered questions must not be answered"
-    assert report.coverage_in_kb >= 0.69
+    assert report.coverage_in_kb >= 0.72
     handed_off = report.decisions_in_kb.get("handoff", 0) / report.n_covered
     assert handed_off <= 0.15, "most answerable questions get an answer or options"
 
@@ -201,6 +202,29 @@ def test_boosted_trees_served_by_numpy_score_exactly_as_fitted() -> None:
     assert restored is not None and restored.kind == "trees"
     fresh = rng.random((500, len(FEATURES)))
     np.testing.assert_allclose(restored.probabilities(fresh), model.predict_proba(fresh)[:, 1], atol=1e-12)
+
+
+def test_answer_confidence_weighs_the_runner_up_and_survives_the_index_json() -> None:
+    """The same first probability answers when nothing competes and asks back when a close
+    second does: the threshold is compared with the Confidence, not the first probability."""
+    import json
+
+    import numpy as np
+
+    from bot.knowledge.policy import Hit
+    from bot.knowledge.ranker import FEATURES, Confidence, Ranker
+
+    zeros = np.zeros(len(FEATURES))
+    ranker = Ranker(zeros, zeros + 1, zeros, 0.0, threshold=0.9, clarify=0.2,
+                    confidence=Confidence(6.0, -4.0, -1.5))
+    restored = Ranker.from_dict(json.loads(json.dumps(ranker.to_dict())))
+    assert restored is not None and restored.confidence == ranker.confidence
+    alone = [Hit("a", 0.8, 0.8, 0.0, "q", 4, 0.88), Hit("b", 0.6, 0.6, 0.0, "q", 0, 0.02)]
+    contested = [Hit("a", 0.8, 0.8, 0.0, "q", 4, 0.88), Hit("b", 0.79, 0.79, 0.0, "q", 0, 0.7)]
+    assert decide(alone, Thresholds(), restored).kind == "answer"
+    assert decide(contested, Thresholds(), restored).kind == "clarify"
+    assert Ranker(zeros, zeros + 1, zeros, 0.0).answer_confidence(0.88, 0.7) == 0.88, \
+        "without a Confidence the first probability decides, as before"
 
 
 def test_facets_read_type_kind_terms_and_applicant() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from bot.knowledge.index import WEIGHTED_SIGNALS, KnowledgeIndex, Signals, weighted_sum
-from bot.knowledge.policy import Hit, Thresholds, decide, likely_first
+from bot.knowledge.policy import Hit, Thresholds, decide, first_pick_confidence, likely_first
 from bot.knowledge.ranker import calibration_table
 
 NONE = "none"
@@ -129,8 +129,8 @@ def evaluate(index: KnowledgeIndex, scored: list[Scored], th: Thresholds) -> Rep
         decisions[d.kind] += 1
         if s.question.label != NONE:
             decisions_in_kb[d.kind] += 1
-        if hits and hits[0].probability is not None:
-            tops.append(hits[0].probability)
+        if hits and hits[0].probability is not None and index.ranker is not None:
+            tops.append(first_pick_confidence(hits, index.ranker))
             firsts_right.append(hits[0].entry_id in acceptable(s.question, index.kb.redirects))
         label = s.question.label
         right_ids = acceptable(s.question, index.kb.redirects)

@@ -23,8 +23,10 @@ LIKELY_SHOWN = 0.6
 
 
 class RankerCut(Protocol):
-    threshold: float     # probability needed to answer outright
+    threshold: float     # answer confidence needed to answer outright
     clarify: float       # probability needed to be offered as an option
+
+    def answer_confidence(self, first: float, second: float) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,20 @@ def margin_of(hits: list[Hit] | tuple[Hit, ...]) -> float:
     return hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
 
 
+def first_pick_confidence(hits: list[Hit] | tuple[Hit, ...], ranker: RankerCut) -> float:
+    """How likely the first pick is right, given the runner-up too (the ranker's Confidence)."""
+    first = hits[0].probability or 0.0
+    second = (hits[1].probability or 0.0) if len(hits) > 1 else 0.0
+    return ranker.answer_confidence(first, second)
+
+
 def decide(hits: list[Hit], th: Thresholds, ranker: RankerCut | None = None) -> Decision:
-    """With a ranker: answer when its probability clears the calibrated threshold, offer the
-    entries it finds plausible otherwise. Without one: the fused score and unanimity rules."""
+    """With a ranker: answer when its confidence in the first pick clears the calibrated
+    threshold, offer the entries it finds plausible otherwise. Without one: the fused score
+    and unanimity rules."""
     if ranker is not None and hits and hits[0].probability is not None:
         best = hits[0]
-        if best.lexical >= th.exact or best.probability >= ranker.threshold:  # type: ignore[operator]
+        if best.lexical >= th.exact or first_pick_confidence(hits, ranker) >= ranker.threshold:
             return Decision("answer", tuple(hits[: th.max_candidates]))
         close = [h for h in hits[: th.max_candidates] if (h.probability or 0.0) >= ranker.clarify]
         return Decision("clarify" if close else "handoff", tuple(close or hits[: th.max_candidates]))

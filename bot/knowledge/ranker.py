@@ -11,6 +11,7 @@ threshold. Serving needs numpy only: the trees are kept as flat node arrays.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +136,23 @@ class Trees:
                    np.array(raw["value"], np.float64), int(raw["depth"]))
 
 
+@dataclass(frozen=True)
+class Confidence:
+    """How likely the first pick is right, read from its probability and the runner-up's.
+
+    The pair probabilities are scored one candidate at a time: 0.86 for the first pick means
+    something else when the second has 0.02 than when it has 0.7. A logistic regression
+    over the two, fitted on the dev split's out-of-fold probabilities, answered 74% of dev
+    questions right at 98% precision where the first probability alone answered 69%."""
+
+    w_first: float
+    w_second: float
+    intercept: float
+
+    def __call__(self, first: float, second: float) -> float:
+        return float(1.0 / (1.0 + np.exp(-(self.w_first * first + self.w_second * second + self.intercept))))
+
+
 @dataclass
 class Ranker:
     """Pair features to a probability: logistic regression on standardised features, or
@@ -144,9 +162,10 @@ class Ranker:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float = 1.01      # probability needed to answer outright (set by calibration)
+    threshold: float = 1.01      # answer confidence needed to answer outright (set by calibration)
     clarify: float = 0.15        # best probability needed to offer numbered options
     trees: Trees | None = None
+    confidence: Confidence | None = None   # None: the first pick's probability is the confidence
 
     @property
     def kind(self) -> str:
@@ -159,18 +178,24 @@ class Ranker:
             z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
+    def answer_confidence(self, first: float, second: float) -> float:
+        """What the answer threshold is compared with: how likely the first pick is right."""
+        return first if self.confidence is None else self.confidence(first, second)
+
     def to_dict(self) -> dict:
         return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
-                "clarify": self.clarify, "trees": self.trees.to_dict() if self.trees is not None else None}
+                "clarify": self.clarify, "trees": self.trees.to_dict() if self.trees is not None else None,
+                "confidence": dataclasses.asdict(self.confidence) if self.confidence is not None else None}
 
     @classmethod
     def from_dict(cls, raw: dict) -> Ranker | None:
         if not raw or raw.get("features") != list(FEATURES):
             return None
         trees = Trees.from_dict(raw["trees"]) if raw.get("trees") else None
+        confidence = Confidence(**raw["confidence"]) if raw.get("confidence") else None
         return cls(np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["coef"]), float(raw["intercept"]),
-                   float(raw["threshold"]), float(raw["clarify"]), trees)
+                   float(raw["threshold"]), float(raw["clarify"]), trees, confidence)
 
 
 BUCKETS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0001)

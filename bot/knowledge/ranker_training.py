@@ -6,7 +6,8 @@ it were not in the index (left out of the dense, lexical and classifier signals)
 question whose right entry is known and whose near misses are realistic: thousands of
 examples of exactly the confusions the ranker must fix. The dev questions (uncovered
 ones included) are added on top, and the answer threshold is read off the dev split's
-out-of-fold probabilities, never off the examples a model was fitted on.
+out-of-fold answer confidence (the first pick's probability against the runner-up's, see
+ranker.Confidence), never off the examples a model was fitted on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bot.knowledge.classifier import EntryClassifier
 from bot.knowledge.facets import Facets
 from bot.knowledge.index import KnowledgeIndex, Signals
 from bot.knowledge.policy import Thresholds
-from bot.knowledge.ranker import Ranker, Trees, calibration_table
+from bot.knowledge.ranker import Confidence, Ranker, Trees, calibration_table
 from bot.knowledge.text import compact
 
 FOLDS = 5
@@ -36,6 +37,7 @@ MIN_ANSWERED = 40             # answers needed before that precision is judged
 MARGINAL_WINDOW = 20        # the answers nearest the threshold...
 MARGINAL_PRECISION = 0.95   # ...must still be this precise
 CLARIFY_FLOOR = 0.10         # below this best probability nobody is offered options
+CONFIDENCE_C = 0.3           # regularisation of the answer confidence (first and second probability)
 
 
 Spec = float | tuple[int, float, int, int]   # a logistic regression's C, or a TREE_GRID row
@@ -121,6 +123,40 @@ def top_of_each(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np
     return np.asarray(tops), np.asarray(right)
 
 
+def first_and_second(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the best and the second-best candidate's probability (0 when alone)."""
+    out = []
+    for g in np.unique(ex.groups):
+        p = np.sort(probabilities[ex.groups == g])[::-1]
+        out.append((float(p[0]), float(p[1]) if len(p) > 1 else 0.0))
+    pairs = np.asarray(out).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _fit_confidence(pairs: np.ndarray, right: np.ndarray) -> Confidence:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(right)) < 2:   # nothing to tell apart: the first probability stands
+        return Confidence(1.0, 0.0, 0.0)
+    model = LogisticRegression(C=CONFIDENCE_C, max_iter=2000).fit(pairs, right)
+    (w_first, w_second), = model.coef_
+    return Confidence(float(w_first), float(w_second), float(model.intercept_[0]))
+
+
+def confidence_out_of_fold(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray, Confidence]:
+    """The answer confidence of each dev question's first pick, out of fold (what the
+    threshold is read from), whether that pick is right, and the Confidence fitted on all."""
+    first, second = first_and_second(probabilities, ex)
+    _, right = top_of_each(probabilities, ex)
+    pairs = np.c_[first, second]
+    fold = np.arange(len(right)) % FOLDS
+    oof = np.zeros(len(right))
+    for f in range(FOLDS):
+        c = _fit_confidence(pairs[fold != f], right[fold != f])
+        oof[fold == f] = [c(a, b) for a, b in pairs[fold == f]]
+    return oof, right, _fit_confidence(pairs, right)
+
+
 def answer_threshold(tops: np.ndarray, right: np.ndarray, target: float = TARGET_PRECISION) -> float:
     """The lowest probability at which the dev questions answered (those at or above it) are
     still right >= target, and the last MARGINAL_WINDOW answers it lets in are still right
@@ -164,7 +200,7 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
     dev_groups = np.unique(dev_ex.groups)
     fold_of = {int(g): i % FOLDS for i, g in enumerate(dev_groups)}
     dev_fold = np.array([fold_of[int(g)] for g in dev_ex.groups])
-    best: tuple[float, float, Spec, np.ndarray, float] | None = None
+    best: tuple[float, float, Spec, np.ndarray, float, Confidence, np.ndarray] | None = None
     tried = []
     covered = np.array([bool(dev_ex.labels[dev_ex.groups == g].any()) for g in dev_groups])
     folds = [phrasing_ex + dev_ex.take(dev_fold != f) for f in range(FOLDS)]  # the same for every model
@@ -173,7 +209,7 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
         oof = np.zeros(len(dev_ex.labels))
         for f, train in enumerate(folds):
             oof[dev_fold == f] = _fit(train, spec).probabilities(dev_ex.rows[dev_fold == f])
-        tops, right = top_of_each(oof, dev_ex)
+        tops, right, confidence = confidence_out_of_fold(oof, dev_ex)
         t = answer_threshold(tops, right)
         answered_right = float(((tops >= t) & right & covered).sum() / max(covered.sum(), 1))
         loss = _log_loss(oof, dev_ex.labels)
@@ -181,14 +217,15 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
                       "log_loss": round(loss, 4)})
         key = (answered_right, -loss)
         if best is None or key > best[:2]:
-            best = (answered_right, -loss, spec, oof, t)
+            best = (answered_right, -loss, spec, oof, t, confidence, tops)
     assert best is not None
-    _, _, spec, oof, threshold = best
-    tops, right = top_of_each(oof, dev_ex)
-    ranker = dataclasses.replace(_fit(phrasing_ex + dev_ex, spec), threshold=threshold,
+    _, _, spec, oof, threshold, confidence, tops = best
+    _, right = top_of_each(oof, dev_ex)
+    ranker = dataclasses.replace(_fit(phrasing_ex + dev_ex, spec), threshold=threshold, confidence=confidence,
                                  clarify=clarify_floor(oof, dev_ex, threshold))
     info = {"model": _describe(spec), "tried": tried, "phrasing_examples": int(len(np.unique(phrasing_ex.groups))),
             "dev_examples": int(len(dev_groups)), "answer_threshold": round(ranker.threshold, 4),
+            "confidence": dataclasses.asdict(confidence),
             "calibration_dev_oof": calibration_table(tops, right)}
     return ranker, info
 

@@ -43,7 +43,7 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
     ranker_info = index.calibration.get("ranker") or {}
     if ranker_info:
         stream.write(f"ranker calibration (answer threshold {ranker_info.get('answer_threshold')}; predicted "
-                     "probability of the first pick against how often it was right):\n")
+                     "confidence in the first pick against how often it was right):\n")
         stream.write(calibration_lines("dev, out of fold", ranker_info.get("calibration_dev_oof") or []))
         stream.write(calibration_lines(f"{split} split", report.calibration))
     data = report.as_dict() | {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
