@@ -256,6 +256,21 @@ def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
     assert dialogue.overrides_intent(turn, "我是学生")
 
 
+def test_who_applies_while_fees_are_discussed_asks_about_the_reduction(index) -> None:
+    """"我是在校学生" after the application fee and "这个能减免不": the user asks whether the
+    reduction applies, not for the fee again (completed with the last question it read as
+    "…申请费多少钱 我是在校学生" and re-answered the amount) nor whether students may apply."""
+    ctx = None
+    for text in ("发明专利申请费多少钱", "这个能减免不"):
+        ctx = dialogue.ask(index, text, ctx).context
+    assert dialogue.tells_applicant_in_fee_talk("我是在校学生", ctx)
+    turn = dialogue.ask(index, "我是在校学生", ctx)
+    first = turn.entry_id or (turn.context.candidates or [None])[0]
+    assert turn.decision in {"answer", "clarify"} and first is not None
+    assert "费减" in index.profile(first).terms, first
+    assert not dialogue.tells_applicant_in_fee_talk("我是在校学生", dialogue.Context()), "nothing discussed yet"
+
+
 def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) -> None:
     """A clarify whose first candidate clears LIKELY_SHOWN shows that answer headed by its question,
     the other candidates numbered from 2; a less likely one is only a list. The turn stays a

@@ -129,12 +129,12 @@ def context_queries(text: str, ctx: Context) -> list[str]:
     """Readings of a message in the light of the conversation, most literal first."""
     if not ctx.last_query:
         return []
-    core = _FOLLOW_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", compact(text))) or compact(text)
+    core = _follow_core(text)
     out: list[str] = []
-    if applicant_kind(core) and not own_terms(core) and frozenset((ctx.topic or "").split()) & _FEE_TOPICS:
-        # "我是学生" / "两个公司一起申请呢" while fees are discussed: what a desk agent hears is
-        # "does the reduction apply to me"
-        out.append(f"{core}符合费减条件吗")
+    if tells_applicant_in_fee_talk(text, ctx):
+        # what a desk agent hears is "does the reduction apply to me" (resolve keeps only the
+        # readings about the reduction: "…申请费多少钱 我是在校学生" is that fee's amount again)
+        return [f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}"]
     swapped = swap_type(ctx.last_query, core)
     bare_type = swapped is not None and not own_terms(core) and len(core) <= 6
     if swapped:
@@ -149,6 +149,19 @@ def context_queries(text: str, ctx: Context) -> list[str]:
 
 
 _FEE_TOPICS = frozenset({"费减", "申请费", "年费", "附加费", "滞纳金"})
+_REDUCTION = frozenset({"费减"})
+
+
+def _follow_core(text: str) -> str:
+    return _FOLLOW_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", compact(text))) or compact(text)
+
+
+def tells_applicant_in_fee_talk(text: str, ctx: Context) -> bool:
+    """"我是学生" / "我们是小公司" / "两个公司一起申请呢" while fees are discussed: read only as
+    "does the reduction apply to me" (as written, "我是在校学生" is "can students apply")."""
+    core = _follow_core(text)
+    return bool(ctx.last_query and applicant_kind(core) and not own_terms(core)
+                and frozenset((ctx.topic or "").split()) & _FEE_TOPICS)
 _ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|这项|此")
 _SHORT_CHARS = 8
 
@@ -295,6 +308,10 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     plain = _read(index, text, exclude)
     if not use_context or not ctx.last_query or not follows_up(text):
         return plain
+    if tells_applicant_in_fee_talk(text, ctx):
+        readings = [_read(index, q, exclude) for q in context_queries(text, ctx)]
+        about = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, _REDUCTION)]
+        return max(about or readings[:1], key=_strength)
     leaning = leans_on_context(text, ctx)
     if plain.decision.kind == "answer" and not leaning:
         return plain
