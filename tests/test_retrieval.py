@@ -269,6 +269,8 @@ def test_who_applies_while_fees_are_discussed_asks_about_the_reduction(index) ->
     assert turn.decision in {"answer", "clarify"} and first is not None
     assert "费减" in index.profile(first).terms, first
     assert not dialogue.tells_applicant_in_fee_talk("我是在校学生", dialogue.Context()), "nothing discussed yet"
+    assert not dialogue.tells_applicant_in_fee_talk("发明专利从提交到拿证中间要经过几个环节啊", ctx), \
+        "a question of its own (几个 reads as joint applicants) is not a remark about who applies"
 
 
 def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) -> None:

@@ -150,6 +150,7 @@ def context_queries(text: str, ctx: Context) -> list[str]:
 
 _FEE_TOPICS = frozenset({"费减", "申请费", "年费", "附加费", "滞纳金"})
 _REDUCTION = frozenset({"费减"})
+_APPLICANT_MAX_CHARS = 16   # "我是个人 一个月挣三千多" is 11
 
 
 def _follow_core(text: str) -> str:
@@ -160,8 +161,9 @@ def tells_applicant_in_fee_talk(text: str, ctx: Context) -> bool:
     """"我是学生" / "我们是小公司" / "两个公司一起申请呢" while fees are discussed: read only as
     "does the reduction apply to me" (as written, "我是在校学生" is "can students apply")."""
     core = _follow_core(text)
-    return bool(ctx.last_query and applicant_kind(core) and not own_terms(core)
-                and frozenset((ctx.topic or "").split()) & _FEE_TOPICS)
+    if not (ctx.last_query and applicant_kind(core)) or talks_patents(core) or len(core) > _APPLICANT_MAX_CHARS:
+        return False  # "发明专利从提交到拿证中间要经过几个环节啊" (几个 reads as joint) asks its own question
+    return bool(frozenset((ctx.topic or "").split()) & _FEE_TOPICS)
 _ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|这项|此")
 _SHORT_CHARS = 8
 
