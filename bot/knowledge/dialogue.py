@@ -131,10 +131,6 @@ def context_queries(text: str, ctx: Context) -> list[str]:
         return []
     core = _follow_core(text)
     out: list[str] = []
-    if tells_applicant_in_fee_talk(text, ctx):
-        # what a desk agent hears is "does the reduction apply to me" (resolve keeps only the
-        # readings about the reduction: "…申请费多少钱 我是在校学生" is that fee's amount again)
-        return [f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}"]
     swapped = swap_type(ctx.last_query, core)
     bare_type = swapped is not None and not own_terms(core) and len(core) <= 6
     if swapped:
@@ -164,6 +160,8 @@ def tells_applicant_in_fee_talk(text: str, ctx: Context) -> bool:
     if not (ctx.last_query and applicant_kind(core)) or talks_patents(core) or len(core) > _APPLICANT_MAX_CHARS:
         return False  # "发明专利从提交到拿证中间要经过几个环节啊" (几个 reads as joint) asks its own question
     return bool(frozenset((ctx.topic or "").split()) & _FEE_TOPICS)
+
+
 _ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|这项|此")
 _SHORT_CHARS = 8
 
@@ -311,7 +309,10 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     if not use_context or not ctx.last_query or not follows_up(text):
         return plain
     if tells_applicant_in_fee_talk(text, ctx):
-        readings = [_read(index, q, exclude) for q in context_queries(text, ctx)]
+        # what a desk agent hears is "does the reduction apply to me"; of the readings only those
+        # about the reduction count ("…申请费多少钱 我是在校学生" is that fee's amount again)
+        core = _follow_core(text)
+        readings = [_read(index, q, exclude) for q in (f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}")]
         about = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, _REDUCTION)]
         return max(about or readings[:1], key=_strength)
     leaning = leans_on_context(text, ctx)

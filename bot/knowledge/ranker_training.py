@@ -112,25 +112,17 @@ def left_out_signals(index: KnowledgeIndex) -> tuple[list[Signals], list[set[str
     return out, labels
 
 
-def top_of_each(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray]:
-    """Per question: the best candidate's probability, and whether it is right."""
-    tops, right = [], []
+def first_picks(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per question: the best candidate's probability, the runner-up's (0 when alone), and
+    whether the best is right."""
+    first, second, right = [], [], []
     for g in np.unique(ex.groups):
         m = ex.groups == g
-        j = int(np.argmax(probabilities[m]))
-        tops.append(float(probabilities[m][j]))
-        right.append(bool(ex.labels[m][j]))
-    return np.asarray(tops), np.asarray(right)
-
-
-def first_and_second(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray]:
-    """Per question: the best and the second-best candidate's probability (0 when alone)."""
-    out = []
-    for g in np.unique(ex.groups):
-        p = np.sort(probabilities[ex.groups == g])[::-1]
-        out.append((float(p[0]), float(p[1]) if len(p) > 1 else 0.0))
-    pairs = np.asarray(out).reshape(-1, 2)
-    return pairs[:, 0], pairs[:, 1]
+        order = np.argsort(-probabilities[m], kind="stable")   # ties: the first, as argmax
+        first.append(float(probabilities[m][order[0]]))
+        second.append(float(probabilities[m][order[1]]) if len(order) > 1 else 0.0)
+        right.append(bool(ex.labels[m][order[0]]))
+    return np.asarray(first), np.asarray(second), np.asarray(right)
 
 
 def _fit_confidence(pairs: np.ndarray, right: np.ndarray) -> Confidence:
@@ -146,8 +138,7 @@ def _fit_confidence(pairs: np.ndarray, right: np.ndarray) -> Confidence:
 def confidence_out_of_fold(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray, Confidence]:
     """The answer confidence of each dev question's first pick, out of fold (what the
     threshold is read from), whether that pick is right, and the Confidence fitted on all."""
-    first, second = first_and_second(probabilities, ex)
-    _, right = top_of_each(probabilities, ex)
+    first, second, right = first_picks(probabilities, ex)
     pairs = np.c_[first, second]
     fold = np.arange(len(right)) % FOLDS
     oof = np.zeros(len(right))
@@ -200,7 +191,7 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
     dev_groups = np.unique(dev_ex.groups)
     fold_of = {int(g): i % FOLDS for i, g in enumerate(dev_groups)}
     dev_fold = np.array([fold_of[int(g)] for g in dev_ex.groups])
-    best: tuple[float, float, Spec, np.ndarray, float, Confidence, np.ndarray] | None = None
+    best: tuple[float, float, Spec, np.ndarray, float, Confidence, np.ndarray, np.ndarray] | None = None
     tried = []
     covered = np.array([bool(dev_ex.labels[dev_ex.groups == g].any()) for g in dev_groups])
     folds = [phrasing_ex + dev_ex.take(dev_fold != f) for f in range(FOLDS)]  # the same for every model
@@ -217,10 +208,9 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
                       "log_loss": round(loss, 4)})
         key = (answered_right, -loss)
         if best is None or key > best[:2]:
-            best = (answered_right, -loss, spec, oof, t, confidence, tops)
+            best = (answered_right, -loss, spec, oof, t, confidence, tops, right)
     assert best is not None
-    _, _, spec, oof, threshold, confidence, tops = best
-    _, right = top_of_each(oof, dev_ex)
+    _, _, spec, oof, threshold, confidence, tops, right = best
     ranker = dataclasses.replace(_fit(phrasing_ex + dev_ex, spec), threshold=threshold, confidence=confidence,
                                  clarify=clarify_floor(oof, dev_ex, threshold))
     info = {"model": _describe(spec), "tried": tried, "phrasing_examples": int(len(np.unique(phrasing_ex.groups))),
@@ -265,4 +255,4 @@ def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-__all__ = ["fit_ranker", "calibration_table", "top_of_each", "answer_threshold", "Examples"]
+__all__ = ["fit_ranker", "calibration_table", "first_picks", "answer_threshold", "Examples"]
