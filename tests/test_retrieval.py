@@ -227,6 +227,21 @@ def test_answer_confidence_weighs_the_runner_up_and_survives_the_index_json() ->
         "without a Confidence the first probability decides, as before"
 
 
+def test_answer_confidence_falls_back_to_the_first_probability_when_nothing_can_be_learnt() -> None:
+    """Every dev first pick right (a small knowledge base): no Confidence is fitted, and the
+    threshold is read off the first probabilities themselves, not off a sigmoid of them."""
+    import numpy as np
+
+    from bot.knowledge.ranker_training import Examples, confidence_out_of_fold
+
+    groups = np.repeat(np.arange(10), 2)
+    probabilities = np.tile([0.9, 0.1], 10)
+    oof, right, confidence = confidence_out_of_fold(
+        probabilities, Examples(np.zeros((20, 1)), np.tile([1, 0], 10), groups, np.ones(20)))
+    assert confidence is None and right.all()
+    np.testing.assert_allclose(oof, 0.9)
+
+
 def test_facets_read_type_kind_terms_and_applicant() -> None:
     from bot.knowledge.facets import Facets
 

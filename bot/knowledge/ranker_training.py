@@ -125,17 +125,17 @@ def first_picks(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np
     return np.asarray(first), np.asarray(second), np.asarray(right)
 
 
-def _fit_confidence(pairs: np.ndarray, right: np.ndarray) -> Confidence:
+def _fit_confidence(pairs: np.ndarray, right: np.ndarray) -> Confidence | None:
     from sklearn.linear_model import LogisticRegression
 
-    if len(np.unique(right)) < 2:   # nothing to tell apart: the first probability stands
-        return Confidence(1.0, 0.0, 0.0)
+    if len(np.unique(right)) < 2:   # nothing to tell apart: the first probability stands (None)
+        return None
     model = LogisticRegression(C=CONFIDENCE_C, max_iter=2000).fit(pairs, right)
     (w_first, w_second), = model.coef_
     return Confidence(float(w_first), float(w_second), float(model.intercept_[0]))
 
 
-def confidence_out_of_fold(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray, Confidence]:
+def confidence_out_of_fold(probabilities: np.ndarray, ex: Examples) -> tuple[np.ndarray, np.ndarray, Confidence | None]:
     """The answer confidence of each dev question's first pick, out of fold (what the
     threshold is read from), whether that pick is right, and the Confidence fitted on all."""
     first, second, right = first_picks(probabilities, ex)
@@ -144,7 +144,7 @@ def confidence_out_of_fold(probabilities: np.ndarray, ex: Examples) -> tuple[np.
     oof = np.zeros(len(right))
     for f in range(FOLDS):
         c = _fit_confidence(pairs[fold != f], right[fold != f])
-        oof[fold == f] = [c(a, b) for a, b in pairs[fold == f]]
+        oof[fold == f] = [c(a, b) if c is not None else a for a, b in pairs[fold == f]]
     return oof, right, _fit_confidence(pairs, right)
 
 
@@ -191,7 +191,7 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
     dev_groups = np.unique(dev_ex.groups)
     fold_of = {int(g): i % FOLDS for i, g in enumerate(dev_groups)}
     dev_fold = np.array([fold_of[int(g)] for g in dev_ex.groups])
-    best: tuple[float, float, Spec, np.ndarray, float, Confidence, np.ndarray, np.ndarray] | None = None
+    best: tuple[float, float, Spec, np.ndarray, float, Confidence | None, np.ndarray, np.ndarray] | None = None
     tried = []
     covered = np.array([bool(dev_ex.labels[dev_ex.groups == g].any()) for g in dev_groups])
     folds = [phrasing_ex + dev_ex.take(dev_fold != f) for f in range(FOLDS)]  # the same for every model
@@ -215,7 +215,7 @@ def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: li
                                  clarify=clarify_floor(oof, dev_ex, threshold))
     info = {"model": _describe(spec), "tried": tried, "phrasing_examples": int(len(np.unique(phrasing_ex.groups))),
             "dev_examples": int(len(dev_groups)), "answer_threshold": round(ranker.threshold, 4),
-            "confidence": dataclasses.asdict(confidence),
+            "confidence": dataclasses.asdict(confidence) if confidence is not None else None,
             "calibration_dev_oof": calibration_table(tops, right)}
     return ranker, info
 
