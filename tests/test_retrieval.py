@@ -288,6 +288,17 @@ def test_who_applies_while_fees_are_discussed_asks_about_the_reduction(index) ->
         "a question of its own (几个 reads as joint applicants) is not a remark about who applies"
 
 
+def test_a_short_question_naming_its_own_procedure_is_not_bent_to_the_topic(index) -> None:
+    """Found by trying `make run` as a newcomer: after the application fee, "能减免吗" and "我是学生",
+    "年费晚交了怎么办" (8 characters, so it "leans" on the conversation) was answered with the
+    annual-fee reduction; as written it is answered confidently with the late payment."""
+    ctx = None
+    for text in ("发明专利申请费多少", "那实用新型呢", "能减免吗", "我是学生"):
+        ctx = dialogue.ask(index, text, ctx).context
+    turn = dialogue.ask(index, "年费晚交了怎么办", ctx)
+    assert (turn.decision, turn.entry_id) == ("answer", "annual-fee-late-payment"), turn
+
+
 def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) -> None:
     """A clarify whose first candidate clears LIKELY_SHOWN shows that answer headed by its question,
     the other candidates numbered from 2; a less likely one is only a list. The turn stays a

@@ -337,6 +337,9 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
             agreed = _agreed([plain, *readings])
             if agreed is not None:
                 return agreed
+        if plain.decision.kind == "answer" and best.decision.kind == "answer" and own_terms(text):
+            # "年费晚交了怎么办" is short but names its own procedure: the surer reading wins
+            return best if _strength(best) > _strength(plain) else plain
         return best if best.decision.kind == "answer" or plain.decision.kind != "answer" else plain
     return best if _strength(best) > _strength(plain) else plain
 
