@@ -98,3 +98,17 @@ def test_labels_with_overlaps_and_redirections() -> None:
     assert acceptable(EvalQuestion("q", "none", "f.yml"), redirects) == redirects
     kb = load_knowledge(ROOT / "knowledge")
     assert kb.redirects and all(e.answer for e in kb.entries if e.id in kb.redirects)
+
+
+def test_streams_ask_every_split_question_once_in_a_fixed_order() -> None:
+    """The streams set chains the split's questions four to a user in an order unrelated to their
+    topics, the same on every run (a hash of the text), each question once."""
+    from bot.knowledge.evaluation import EvalQuestion
+    from bot.knowledge.served_eval import STREAM_LENGTH, streams_of
+
+    questions = [EvalQuestion(f"问题{i}", "none", "x.yml") for i in range(10)]
+    streams = streams_of(questions)
+    assert [len(s) for s in streams] == [STREAM_LENGTH, STREAM_LENGTH, 10 - 2 * STREAM_LENGTH]
+    assert sorted(q.text for s in streams for q in s) == sorted(q.text for q in questions)
+    assert streams == streams_of(list(reversed(questions)))
+    assert [q.text for s in streams for q in s] != [q.text for q in questions], "not the file's order"

@@ -359,9 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("test", "dev", "all"), default="test")
     p.add_argument("--out", help="JSON report path (default var/reports/eval.json)")
     p.add_argument("--quiet", action="store_true", help="do not list the wrong answers")
-    p.add_argument("--sets", default="split,real,dialogues,computed",
+    p.add_argument("--sets", default="split,real,dialogues,computed,streams",
                    help="comma-separated: split (retrieval on the labelled split); real, dialogues (--split "
-                        "picks dev.yml or test.yml) and computed (fees and time limits, likewise), asked through "
+                        "picks dev.yml or test.yml), computed (fees and time limits, likewise) and streams (the "
+                        "split's questions asked four in a row by one user, on unrelated topics), asked through "
                         "the served assistant, started privately if none runs")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("wechat-sim", help="run the local WeChat platform simulator (chat page + platform API)")

@@ -125,17 +125,29 @@ def own_terms(text: str) -> frozenset[str]:
     return facet_terms(text) - _GENERIC_TERMS
 
 
+_TYPE_ONLY_REST = 4   # what "那报实用新型行不" says besides the type: 报行不
+
+
+def only_names_type(text: str) -> bool:
+    """Whether a message says little but a patent type ("那实用新型呢", "外观专利的"): then it asks
+    the last question again for that type. "外观设计申请都要交哪些东西" names a type too, but
+    asks its own question, and read into the last one it was answered with that one's entry."""
+    rest = compact(text)
+    for word, _ in TYPE_WORDS:  # longest first
+        rest = rest.replace(word, "")
+    return len(patent_types(text)) == 1 and not own_terms(text) and len(rest) <= _TYPE_ONLY_REST
+
+
 def context_queries(text: str, ctx: Context) -> list[str]:
     """Readings of a message in the light of the conversation, most literal first."""
     if not ctx.last_query:
         return []
     core = _follow_core(text)
     out: list[str] = []
-    swapped = swap_type(ctx.last_query, core)
-    bare_type = swapped is not None and not own_terms(core) and len(core) <= 6
-    if swapped:
+    swapped = swap_type(ctx.last_query, core) if only_names_type(core) else None
+    if swapped is not None:
         out.append(swapped)
-    if not bare_type:
+    else:
         if ctx.topic:
             out.append(f"{ctx.topic.replace(' ', '')}{core}")
         out.append(f"{compact(ctx.last_query)} {core}")
@@ -179,6 +191,14 @@ def follows_up(text: str) -> bool:
 _ASKS_BY_ENDING = re.compile(r"[不没][啊呀]?$|没有$")
 # "已经超了一个多月了": a user who says a time limit has passed is asking what can still be done
 _TELLS_LATE = re.compile(r"超了|超过了|过了期|过期了|晚了|逾期了|错过了|误了")
+
+
+def _elliptical(text: str) -> bool:
+    """Whether a message says too little to stand alone: very short, anaphoric ("这种") or a
+    "那…呢" follow-up, and naming no procedure of its own."""
+    core = compact(text)
+    return not own_terms(core) and bool(len(core) <= _SHORT_CHARS or _ANAPHORA.search(core)
+                                        or _FOLLOW_PREFIX.search(core) or _FOLLOW_SUFFIX.search(core))
 
 
 def leans_on_context(text: str, ctx: Context) -> bool:
@@ -337,8 +357,9 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
             agreed = _agreed([plain, *readings])
             if agreed is not None:
                 return agreed
-        if plain.decision.kind == "answer" and best.decision.kind == "answer" and own_terms(text):
-            # "年费晚交了怎么办" is short but names its own procedure: the surer reading wins
+        if plain.decision.kind == "answer" and best.decision.kind == "answer" and not _elliptical(text):
+            # a message that stands alone ("年费晚交了怎么办", "来了通知书会发短信告诉我吗"), short as
+            # it is: the surer reading wins, not always the conversation's
             return best if _strength(best) > _strength(plain) else plain
         return best if best.decision.kind == "answer" or plain.decision.kind != "answer" else plain
     return best if _strength(best) > _strength(plain) else plain

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.knowledge.eval_sets import load_computed, load_dialogues, load_real
-from bot.knowledge.evaluation import Report, evaluate, load_questions, score_all
+from bot.knowledge.evaluation import EvalQuestion, Report, evaluate, load_questions, score_all
 from bot.knowledge.service import eval_dir, load_or_build
 
-SETS = ("split", "real", "dialogues", "computed")
+SETS = ("split", "real", "dialogues", "computed", "streams")
 
 
 def run_eval(settings: Settings, split: str = "test", out: Path | None = None, show_wrong: bool = True,
@@ -48,8 +48,8 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
         stream.write(calibration_lines(f"{split} split", report.calibration))
     data = report.as_dict() | {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
                                "calibration": index.calibration, "outcomes": outcomes}
-    if set(sets) & {"real", "dialogues", "computed"}:
-        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong, split))
+    if set(sets) & {"real", "dialogues", "computed", "streams"}:
+        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong, split, chosen))
     out = out or settings.var_dir / "reports" / f"eval-{split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -73,8 +73,13 @@ def calibration_lines(title: str, rows: list[dict]) -> str:
 
 
 async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_wrong: bool,
-                       split: str = "test") -> dict:
-    from bot.knowledge.served_eval import computed_report, dialogue_report, real_report
+                       split: str = "test", split_questions: list[EvalQuestion] | None = None) -> dict:
+    from bot.knowledge.served_eval import (
+        computed_report,
+        dialogue_report,
+        real_report,
+        stream_report,
+    )
 
     data: dict = {}
     folder = eval_dir(settings)
@@ -109,4 +114,16 @@ async def _served_sets(settings: Settings, sets: tuple[str, ...], stream, show_w
                 stream.write(f"  {m['outcome'].upper()} {m['q']!r}: expected {m['expected']}, got "
                              f"{m['decision']} asks={m['asks']} value={m['value']}\n")
         data["computed"] = calc.as_dict()
+    if "streams" in sets and split_questions:
+        streams = await stream_report(settings, split_questions)
+        o = streams.outcomes
+        stream.write(f"streams ({split} split, {streams.conversations} users asking unrelated questions in a row) "
+                     f"later questions={streams.asked}: answered right={o.get('right', 0)} "
+                     f"answered wrong={o.get('wrong', 0)} redirected={o.get('redirected', 0)} "
+                     f"clarified={o.get('clarified', 0)} handed off={o.get('handed_off', 0)} other={o.get('other', 0)}\n")
+        if show_wrong:
+            for w in streams.wrong:
+                stream.write(f"  WRONG after {w['before']!r}: {w['q']!r} expected {w['expected']}, "
+                             f"answered {w['answered']}\n")
+        data["streams"] = streams.as_dict()
     return data

@@ -7,6 +7,7 @@ against the figures; the retrieval-only split figures cannot show either.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from bot.knowledge.eval_sets import (
     shown_outcome,
     turn_right,
 )
+from bot.knowledge.evaluation import EvalQuestion
 
 
 @dataclass
@@ -148,3 +150,47 @@ async def computed_report(settings: Settings, questions: list[ComputedQuestion])
             misses.append({"q": q.text, "outcome": outcome, "expected": {q.expect_kind: q.expect},
                            "decision": row["decision"], "asks": row.get("asks"), "value": row.get("value")})
     return ComputedReport(len(questions), dict(outcomes), misses)
+
+
+STREAM_LENGTH = 4   # questions one user asks in a row, on unrelated topics
+
+
+def streams_of(questions: list[EvalQuestion], length: int = STREAM_LENGTH) -> list[list[EvalQuestion]]:
+    """The split's questions in conversations of `length`, in a fixed order that has nothing
+    to do with their topics (a stable hash of each text), so one user changes the subject."""
+    ordered = sorted(questions, key=lambda q: hashlib.sha1(("stream " + q.text).encode()).hexdigest())
+    return [ordered[i:i + length] for i in range(0, len(ordered), length)]
+
+
+@dataclass
+class StreamReport:
+    """The held-out questions asked after another, unrelated one by the same user: the
+    conversation's context must not pull them to the earlier topic. Only the second and later
+    questions of each conversation are counted (the first is the split's figure)."""
+
+    conversations: int
+    asked: int                       # questions counted (not first in their conversation)
+    outcomes: dict[str, int]         # right | wrong | redirected | clarified | handed_off | other
+    wrong: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"conversations": self.conversations, "asked": self.asked, "outcomes": self.outcomes,
+                "wrong": self.wrong}
+
+
+async def stream_report(settings: Settings, questions: list[EvalQuestion]) -> StreamReport:
+    redirects = _redirects(settings)
+    streams = streams_of(questions)
+    outcomes: Counter[str] = Counter()
+    wrong = []
+    async for row in ask_conversations(settings, [[q.text for q in s] for s in streams]):
+        if row["turn"] == 0:
+            continue
+        stream = streams[row["conversation"]]
+        q = stream[row["turn"]]
+        outcome = real_outcome(q.labels, row["decision"], row["entry_id"], redirects)
+        outcomes[outcome] += 1
+        if outcome == "wrong":
+            wrong.append({"before": stream[row["turn"] - 1].text, "q": q.text,
+                          "expected": sorted(q.labels) or "none", "answered": row["entry_id"]})
+    return StreamReport(len(streams), sum(outcomes.values()), dict(outcomes), wrong)
