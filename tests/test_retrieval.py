@@ -317,19 +317,32 @@ def test_a_new_question_naming_a_type_is_not_read_into_the_last_one() -> None:
     # a short question of its own (no procedural word the facets know) lost to the last question's reading
     ("报销时发现票据抬头不是公司名 可以更改吗", "做外观专利得交哪些角度的视图", "design-views"),
     ("电子申请的答复意见能邮寄纸件吗", "来了通知书会发短信告诉我吗", "system-notice-sms-reminder"),
+    # a question worded to stand alone, glued to the last one, was answered with a neighbour of the
+    # last topic that the question itself never pointed to
+    ("PCT进中国还要再提实审吗", "拿到发明专利以后 别人哪些行为要经过我同意", "rights-invention-utility-scope"),
+    ("改PCT译文的错 要交多少费用", "两个发明可以写到一个申请里吗", "filing-unity"),
 ])
 def test_an_unrelated_question_after_an_answer_is_answered_as_asked(index, before, question, entry_id) -> None:
     """Found by the streams set (dev split questions asked four in a row by one user): each of
-    these is answered right when asked alone, and was answered with an entry about the earlier
-    question when it came second."""
+    these gets its right entry first when asked alone, and was answered with an entry about the
+    earlier question when it came second."""
     ctx = dialogue.ask(index, before).context
     turn = dialogue.ask(index, question, ctx)
     alone = dialogue.ask(index, question)
-    # asked alone each is answered (confidence 0.936-0.946 against 0.915 on session 14's build);
-    # where a build's threshold is higher it may clarify, but in the conversation it must do the same
+    # asked alone most are answered (confidence 0.936-0.946 against 0.915 on session 14's build);
+    # where a build's threshold differs the decision may, but in the conversation it must be the same
     assert (turn.decision, turn.entry_id) == (alone.decision, alone.entry_id), turn
     first = turn.entry_id or (turn.context.candidates or [None])[0]
     assert first == entry_id, turn
+
+
+def test_a_question_about_nothing_patent_is_not_completed_from_the_topic(index) -> None:
+    """"明天买哪只股票能涨" after a design question was read "外观设计明天买哪只股票能涨" and answered
+    with a design entry; worded to stand alone, it gets what it gets alone (no fact)."""
+    ctx = dialogue.ask(index, "外观设计申请一般要等多久才有结果").context
+    turn = dialogue.ask(index, "明天买哪只股票能涨", ctx)
+    assert turn.decision != "answer", turn
+    assert turn.decision == dialogue.ask(index, "明天买哪只股票能涨").decision
 
 
 def test_a_likely_first_pick_shows_its_answer_and_still_lists_the_others(index) -> None:

@@ -193,12 +193,18 @@ _ASKS_BY_ENDING = re.compile(r"[不没][啊呀]?$|没有$")
 _TELLS_LATE = re.compile(r"超了|超过了|过了期|过期了|晚了|逾期了|错过了|误了")
 
 
-def _elliptical(text: str) -> bool:
-    """Whether a message says too little to stand alone: very short, anaphoric ("这种") or a
-    "那…呢" follow-up, and naming no procedure of its own."""
+def _continues(text: str) -> bool:
+    """Whether a message is worded as a continuation: very short, anaphoric ("这种"), or a
+    "那…呢" follow-up ("那还能恢复不")."""
     core = compact(text)
-    return not own_terms(core) and bool(len(core) <= _SHORT_CHARS or _ANAPHORA.search(core)
-                                        or _FOLLOW_PREFIX.search(core) or _FOLLOW_SUFFIX.search(core))
+    return bool(len(core) <= _SHORT_CHARS or _ANAPHORA.search(core) or _FOLLOW_PREFIX.search(core)
+                or _FOLLOW_SUFFIX.search(core))
+
+
+def _elliptical(text: str) -> bool:
+    """Whether a message says too little to stand alone: worded as a continuation, and naming
+    no procedure of its own."""
+    return _continues(text) and not own_terms(text)
 
 
 def leans_on_context(text: str, ctx: Context) -> bool:
@@ -351,9 +357,20 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     if new_terms:
         about_new = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, new_terms)]
         readings = about_new or readings
+    stands_alone = not _continues(text)
+    if stands_alone:
+        # a question worded to stand alone: the conversation may settle which of its own
+        # candidates it means, not replace them ("拿到发明专利以后 别人哪些行为要经过我同意" after a
+        # PCT question was read "pct进中国还要再提实审吗 拿到发明专利以后…" and answered with a PCT entry)
+        own = {h.entry_id for h in plain.hits}
+        readings = [r for r in readings if r.hits and r.hits[0].entry_id in own]
+        if not readings:
+            return plain
     best = max(readings, key=_strength)
     if leaning:
-        if best.decision.kind != "answer" and plain.decision.kind != "answer":
+        # readings that agree say something only about a message worded as a continuation: a
+        # question that stands alone dominates every reading it is glued into
+        if best.decision.kind != "answer" and plain.decision.kind != "answer" and not stands_alone:
             agreed = _agreed([plain, *readings])
             if agreed is not None:
                 return agreed
