@@ -336,6 +336,28 @@ def test_an_unrelated_question_after_an_answer_is_answered_as_asked(index, befor
     assert first == entry_id, turn
 
 
+def test_a_user_who_changes_the_subject_gets_answers_as_precise_as_a_new_user(index) -> None:
+    """The held-out questions asked four in a row by one user (the streams set, here without Rasa):
+    before session 14 the conversation's context pulled new questions to the old topic and the
+    answers to the second to fourth were 94.8% right (served, test split); now 98.1%. Issue 14's
+    precision bar is 0.98; the guard allows for the build-to-build spread."""
+    from bot.knowledge.evaluation import acceptable
+    from bot.knowledge.served_eval import streams_of
+
+    test = [q for q in load_questions(PROJECT_ROOT / "data" / "eval") if q.split == "test"]
+    right = wrong = 0
+    for stream in streams_of(test):
+        ctx = None
+        for n, question in enumerate(stream):
+            turn = dialogue.ask(index, question.text, ctx)
+            ctx = turn.context
+            if n and turn.decision == "answer":
+                ok = turn.entry_id in acceptable(question, index.kb.redirects)
+                right, wrong = right + ok, wrong + (not ok)
+    assert right >= 400, "most later questions are still answered"
+    assert right / (right + wrong) >= 0.97, (right, wrong)
+
+
 def test_a_question_about_nothing_patent_is_not_completed_from_the_topic(index) -> None:
     """"明天买哪只股票能涨" after a design question was read "外观设计明天买哪只股票能涨" and answered
     with a design entry; worded to stand alone, it gets what it gets alone (no fact)."""
