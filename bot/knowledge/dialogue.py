@@ -194,11 +194,11 @@ _TELLS_LATE = re.compile(r"超了|超过了|过了期|过期了|晚了|逾期了
 
 
 def _continues(text: str) -> bool:
-    """Whether a message is worded as a continuation: very short, anaphoric ("这种"), or a
-    "那…呢" follow-up ("那还能恢复不")."""
+    """Whether a message is worded as a continuation: very short, anaphoric ("这种"), a "那…呢"
+    follow-up ("那还能恢复不"), or saying that the time limit discussed has passed ("已经超了一个多月了")."""
     core = compact(text)
     return bool(len(core) <= _SHORT_CHARS or _ANAPHORA.search(core) or _FOLLOW_PREFIX.search(core)
-                or _FOLLOW_SUFFIX.search(core))
+                or _FOLLOW_SUFFIX.search(core) or _TELLS_LATE.search(core))
 
 
 def _elliptical(text: str) -> bool:
