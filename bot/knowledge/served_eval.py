@@ -169,9 +169,13 @@ class StreamReport:
     questions of each conversation are counted (the first is the split's figure)."""
 
     conversations: int
-    asked: int                       # questions counted (not first in their conversation)
     outcomes: dict[str, int]         # right | wrong | redirected | clarified | handed_off | other
     wrong: list[dict] = field(default_factory=list)
+
+    @property
+    def asked(self) -> int:
+        """Questions counted (not first in their conversation)."""
+        return sum(self.outcomes.values())
 
     def as_dict(self) -> dict:
         return {"conversations": self.conversations, "asked": self.asked, "outcomes": self.outcomes,
@@ -193,4 +197,4 @@ async def stream_report(settings: Settings, questions: list[EvalQuestion]) -> St
         if outcome == "wrong":
             wrong.append({"before": stream[row["turn"] - 1].text, "q": q.text,
                           "expected": sorted(q.labels) or "none", "answered": row["entry_id"]})
-    return StreamReport(len(streams), sum(outcomes.values()), dict(outcomes), wrong)
+    return StreamReport(len(streams), dict(outcomes), wrong)
