@@ -1,10 +1,14 @@
 """The action server's one retrieval index, loaded on first use (or at server start).
 
-Searches run on a single dedicated thread: encoding is CPU-bound and must not stall
-the event loop, and one thread keeps the native encoder single-entrant. That thread runs
-the encoder's OpenMP and BLAS with one thread each: OpenMP's thread count is set per
-calling thread, so a limit set at start in the main thread does not reach it, and its
-second OpenMP thread only spun against Rasa under load (issue 17: 20 -> 34 msg/s cold).
+Searches run on dedicated threads, one per core the process may use (RETRIEVAL_THREADS):
+encoding is CPU-bound and must not stall the event loop. The native encoder is re-entrant
+(its weights are read-only after loading, every call allocates its own buffers, and ctypes
+lets go of the GIL during the call), so two questions encode at once on two cores; with one
+thread the action server could use one core only, and its ~30 ms of CPU per cold message
+capped the whole stack near 33 messages a second. Each thread runs the encoder's OpenMP
+and BLAS with one thread: OpenMP's thread count is set per calling thread, so a limit set
+at start in the main thread does not reach it, and a second OpenMP thread only spun
+against Rasa under load (issue 17: 20 -> 34 msg/s cold).
 
 The index serves knowledge/ plus the entries published in the console; `watch` starts the
 poller that rebuilds it in the background and swaps it in (bot/curation/watcher.py).
@@ -33,7 +37,8 @@ _lock = threading.Lock()
 _index: KnowledgeIndex | None = None
 _version = 0  # the console's published version the index serves
 _watcher: KnowledgeWatcher | None = None
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retrieval")
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
 _limited = threading.local()
 
 
@@ -73,6 +78,16 @@ def _search_thread(fn: Callable[[KnowledgeIndex], T]) -> T:
     return fn(index)
 
 
+def _search_pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            threads = Settings.from_env().retrieval_threads
+            _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="retrieval")
+            log.info("searches run on %d thread(s)", threads)
+        return _executor
+
+
 async def run(fn: Callable[[KnowledgeIndex], T]) -> T:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor, _search_thread, fn)
+    return await loop.run_in_executor(_search_pool(), _search_thread, fn)

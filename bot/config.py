@@ -72,6 +72,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RETRIEVAL_CACHE_SIZE", "8192", "Distinct texts (questions, and their readings with the "
              "conversation) whose vectors the action server keeps, about 1.6 KB each (encoding is most of a "
              "search's CPU; repeated questions skip it). 0: off."),
+    Variable("RETRIEVAL_THREADS", "<cores this process may use>", "Searches the action server runs at once, each "
+             "encoding on its own core (the encoder is single-threaded per search). 1: one at a time."),
     Variable("KNOWLEDGE_POLL_INTERVAL", "10", "Seconds between an action server's checks of the published-knowledge "
              "version in the records database (a publish or withdrawal in the console starts a background rebuild). 0: off."),
     Variable("KNOWLEDGE_REBUILD_TIMEOUT", "900", "CPU seconds a background index rebuild may use before it is stopped "
@@ -81,6 +83,21 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUPERVISOR_RESTARTS", "5", "Times `run` restarts a process that died after it was ready, within "
              "5 minutes, before it stops everything (0: stop at the first death)."),
 )
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity, which a container's CPU set narrows)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -166,6 +183,7 @@ class Settings:
     ready_timeout: float = 180.0
     supervisor_restarts: int = 5
     retrieval_cache_size: int = 8192
+    retrieval_threads: int = 1
     knowledge_poll_interval: float = 10.0
     knowledge_rebuild_timeout: float = 900.0
     knowledge_rebuild_nice: int = 10
@@ -231,6 +249,7 @@ class Settings:
             ready_timeout=float(_int(env, "PATENTDESK_READY_TIMEOUT", 180)),
             supervisor_restarts=_int(env, "SUPERVISOR_RESTARTS", 5),
             retrieval_cache_size=_int(env, "RETRIEVAL_CACHE_SIZE", 8192),
+            retrieval_threads=_positive(env, "RETRIEVAL_THREADS", _usable_cores()),
             knowledge_poll_interval=_float(env, "KNOWLEDGE_POLL_INTERVAL", 10.0),
             knowledge_rebuild_timeout=_float(env, "KNOWLEDGE_REBUILD_TIMEOUT", 900.0),
             knowledge_rebuild_nice=_int(env, "KNOWLEDGE_REBUILD_NICE", 10),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
+import numpy as np
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -14,6 +17,7 @@ from actions import knowledge_holder
 from actions.fallback import ActionFallback
 from actions.faq import ActionChooseOption, ActionHandleAffirm, ActionHandleDeny, ActionSmalltalk
 from actions.handoff import ActionHandoff
+from bot.config import Settings
 
 
 def tracker(events: list[dict[str, Any]], slots: dict[str, Any] | None = None, intent: str = "nlu_fallback",
@@ -38,6 +42,26 @@ async def test_searches_run_with_one_thread_where_they_serve() -> None:
     counted = [p for p in pools if p["user_api"] in ("openmp", "blas")]
     assert counted, "the encoder's OpenMP and BLAS are loaded"
     assert all(p["num_threads"] == 1 for p in counted), counted
+
+
+async def test_searches_encode_side_by_side_and_give_what_one_at_a_time_gives(index) -> None:
+    """Issue 17: with one search thread the action server used one core of two. The native
+    encoder is re-entrant, so searches run on a thread per core; what they encode at once is
+    what they encode one by one."""
+    if Settings.from_env().retrieval_threads < 2:
+        pytest.skip("one usable core: searches run one at a time")
+    barrier = threading.Barrier(2, timeout=30)
+
+    def meet(_index) -> str:
+        barrier.wait()  # returns only when two searches are running at the same moment
+        return threading.current_thread().name
+
+    names = await asyncio.gather(knowledge_holder.run(meet), knowledge_holder.run(meet))
+    assert len(set(names)) == 2
+    texts = [f"{kind}专利第{year}年的年费是多少" for kind in ("发明", "实用新型", "外观设计") for year in range(1, 9)]
+    together = await asyncio.gather(*(knowledge_holder.run(lambda i, t=t: i.encoder.encode([t])[0]) for t in texts))
+    for text, vector in zip(texts, together, strict=True):
+        np.testing.assert_allclose(vector, index.encoder.encode([text])[0], atol=1e-6)
 
 
 async def test_first_fallback_asks_to_rephrase() -> None:

@@ -33,3 +33,13 @@ def test_readme_documents_every_variable() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for variable in VARIABLES:
         assert f"`{variable.name}`" in readme, variable.name
+
+
+def test_retrieval_threads_default_to_the_usable_cores_and_reject_zero(tmp_path: Path) -> None:
+    import os
+
+    home = {"PATENTDESK_HOME": str(tmp_path)}
+    assert Settings.from_env(home).retrieval_threads == len(os.sched_getaffinity(0))
+    assert Settings.from_env({**home, "RETRIEVAL_THREADS": "1"}).retrieval_threads == 1
+    with pytest.raises(ConfigError, match="RETRIEVAL_THREADS must be at least 1"):
+        Settings.from_env({**home, "RETRIEVAL_THREADS": "0"})
