@@ -17,6 +17,7 @@ poller that rebuilds it in the background and swaps it in (bot/curation/watcher.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -37,8 +38,6 @@ _lock = threading.Lock()
 _index: KnowledgeIndex | None = None
 _version = 0  # the console's published version the index serves
 _watcher: KnowledgeWatcher | None = None
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
 _limited = threading.local()
 
 
@@ -78,14 +77,11 @@ def _search_thread(fn: Callable[[KnowledgeIndex], T]) -> T:
     return fn(index)
 
 
+@functools.cache   # made on the first search, from the event loop's thread only
 def _search_pool() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            threads = Settings.from_env().retrieval_threads
-            _executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="retrieval")
-            log.info("searches run on %d thread(s)", threads)
-        return _executor
+    threads = Settings.from_env().retrieval_threads
+    log.info("searches run on %d thread(s)", threads)
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="retrieval")
 
 
 async def run(fn: Callable[[KnowledgeIndex], T]) -> T:

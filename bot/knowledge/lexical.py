@@ -20,29 +20,30 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.knowledge.text import compact
 
-NGRAMS = (1, 2)
+
+def ngram_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, preprocessor=compact,
+                           dtype=np.float32)
+
+
+# the vectorizer's own analyzer (compact, then characters and bigrams): a query is cut exactly
+# as the documents were, and once for every index that scores it
+_ANALYZE = ngram_vectorizer().build_analyzer()
 
 
 def char_ngrams(text: str) -> Counter[str]:
-    """The query's characters and character bigrams, counted, as the vectorizer cuts them."""
-    core = compact(text)
-    grams: Counter[str] = Counter()
-    for n in range(NGRAMS[0], NGRAMS[1] + 1):
-        grams.update(core[i:i + n] for i in range(len(core) - n + 1))
-    return grams
+    """A text's characters and character bigrams, counted."""
+    return Counter(_ANALYZE(text))
 
 
 class CharNgramIndex:
     def __init__(self, documents: list[str]) -> None:
-        self._vectorizer = TfidfVectorizer(
-            analyzer="char", ngram_range=NGRAMS, sublinear_tf=True, preprocessor=compact, dtype=np.float32
-        )
-        self._matrix = self._vectorizer.fit_transform(documents) if documents else sparse.csr_matrix((0, 0))
-        self._vocabulary: dict[str, int] = dict(getattr(self._vectorizer, "vocabulary_", {}))
-        self._idf = np.asarray(getattr(self._vectorizer, "idf_", np.zeros(0)), dtype=np.float64)
+        vectorizer = ngram_vectorizer()
+        self._matrix = vectorizer.fit_transform(documents) if documents else sparse.csr_matrix((0, 0))
+        self._vocabulary: dict[str, int] = dict(getattr(vectorizer, "vocabulary_", {}))
+        self._idf = np.asarray(getattr(vectorizer, "idf_", np.zeros(0)), dtype=np.float64)
         columns = self._matrix.tocsc()
-        self._starts = columns.indptr[:-1].astype(np.int64)
-        self._stops = columns.indptr[1:].astype(np.int64)
+        self._column_starts = columns.indptr.astype(np.int64)   # n-gram t's documents: [t] to [t + 1]
         self._rows = columns.indices.astype(np.int64)
         self._weights = columns.data.astype(np.float64)
 
@@ -52,8 +53,6 @@ class CharNgramIndex:
         `query` may be its n-grams already counted (char_ngrams), when several indexes
         score the same text."""
         n_docs = self._matrix.shape[0]
-        if n_docs == 0:
-            return np.zeros(0, dtype=np.float32)
         grams = char_ngrams(query) if isinstance(query, str) else query
         known = [(self._vocabulary[g], c) for g, c in grams.items() if g in self._vocabulary]
         if not known:
@@ -62,18 +61,10 @@ class CharNgramIndex:
         counts = np.fromiter((c for _, c in known), np.float64, len(known))
         weight = (np.log(counts) + 1.0) * self._idf[terms]   # sublinear tf x idf
         weight /= np.linalg.norm(weight)
-        starts, stops = self._starts[terms], self._stops[terms]
-        lengths = stops - starts
-        if not lengths.sum():
-            return np.zeros(n_docs, dtype=np.float32)
+        starts = self._column_starts[terms]
+        lengths = self._column_starts[terms + 1] - starts
+        total = int(lengths.sum())   # > 0: every n-gram of the vocabulary is in a document
         # every stored (document, weight) of the query's n-gram columns, in one gather
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
         products = self._weights[offsets] * np.repeat(weight, lengths)
         return np.bincount(self._rows[offsets], weights=products, minlength=n_docs).astype(np.float32)
-
-    def scores_sklearn(self, query: str) -> np.ndarray:
-        """The same cosine through scikit-learn's transform (the reference the fast path is tested against)."""
-        if self._matrix.shape[0] == 0:
-            return np.zeros(0, dtype=np.float32)
-        q = self._vectorizer.transform([query])
-        return np.asarray((self._matrix @ q.T).todense()).ravel().astype(np.float32)
