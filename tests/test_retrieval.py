@@ -563,3 +563,36 @@ def test_only_a_message_that_asks_or_names_something_is_read_with_the_conversati
         assert not follows_up(text), text
     for text in ("那实用新型呢", "能减免吗", "这个要交钱不", "能少交点不", "我是学生", "有优先权的", "超过了怎么办", "外观设计"):
         assert follows_up(text), text
+
+
+def _clarify_reading(query: str, ids: list[str], first_probability: float) -> dialogue.Reading:
+    from bot.knowledge.policy import Decision, Hit
+
+    hits = [Hit(i, 0.8, 0.8, 0.5, "", probability=p) for i, p in zip(ids, [first_probability, 0.1, 0.05][:len(ids)], strict=True)]
+    return dialogue.Reading(query, hits, Decision("clarify", tuple(hits)))
+
+
+def test_a_follow_up_after_an_answer_shown_first_is_about_that_answer(index) -> None:
+    """A clarify that shows its likely entry's answer first: the user has read that answer, so
+    "期限多久" next asks about its procedure (the topic it sets), and not for the same answer
+    again (it is the last entry, which further readings leave out). Before, the topic stayed
+    the previous one's and "专立被驳回了怎么办" then "期限多久" re-showed the rejection entry."""
+    reading = _clarify_reading("专利被驳回了怎么办", ["examination-rejection", "examination-reexamination-request",
+                                                  "faq-refund-after-rejection"], LIKELY_SHOWN + 0.1)
+    turn = dialogue._turn_for(index, reading, dialogue.Context())
+    assert turn.decision == "clarify" and turn.shown == "examination-rejection"
+    assert turn.context.last_entry == "examination-rejection"
+    assert turn.context.topic == dialogue._topic_of(index, "examination-rejection") and turn.context.topic
+    unsure = dialogue._turn_for(index, _clarify_reading("专利被驳回了怎么办", ["examination-rejection",
+                                                                      "faq-refund-after-rejection"], 0.3),
+                                dialogue.Context(topic="年费"))
+    assert unsure.shown is None and unsure.context.last_entry is None
+    assert unsure.context.topic == "驳回", "no answer shown: the procedure the message names"
+
+
+def test_a_turn_without_an_entry_keeps_the_procedure_the_user_named(index) -> None:
+    """"这种还能恢复不" handed over: the next "要交多少钱" asks what restoration costs, so the
+    topic becomes the terms the message named, not the earlier entry's."""
+    ctx = dialogue._remember(index, dialogue.Context(topic="审查意见"), "这种还能恢复不", None)
+    assert ctx.topic == "恢复"
+    assert dialogue._remember(index, dialogue.Context(topic="年费"), "这种怎么办", None).topic == "年费"

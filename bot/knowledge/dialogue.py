@@ -243,12 +243,18 @@ def _topic_of(index: KnowledgeIndex, entry_id: str) -> str | None:
     return " ".join(ordered) or None
 
 
+def _terms_said(text: str) -> str | None:
+    """The procedural terms a message names, in the order entries' topics use."""
+    said = own_terms(text)
+    return " ".join(t for t in TERMS if t in said) or None
+
+
 def _remember(index: KnowledgeIndex, ctx: Context, query: str, entry_id: str | None) -> Context:
     """The context after this turn: facts the user gave stay until they give others."""
     named = patent_types(query)
     applicant = applicant_kind(query) or ctx.applicant
     return Context(last_query=query, last_entry=entry_id, candidates=[], shown=[entry_id] if entry_id else [],
-                   topic=_topic_of(index, entry_id) if entry_id else ctx.topic,
+                   topic=_topic_of(index, entry_id) if entry_id else (_terms_said(query) or ctx.topic),
                    patent_type=next(iter(named)) if len(named) == 1 else ctx.patent_type, applicant=applicant)
 
 
@@ -616,8 +622,12 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
         first = index.entry(likely.entry_id) if likely is not None else None
         if first is not None:
             # probably this one: its answer now, headed by its question, the others by number; the
-            # context stays a clarify's (the user has not said it was what they meant)
+            # context stays a clarify's (the user has not said it was what they meant), but the
+            # user has read this answer, so a follow-up ("期限多久") is about its procedure and
+            # asks something further (dev dialogues 67 -> 70 of 118 turns in one process)
             text = replies.likely_text(first.question, first.reply_text(), questions[1:])
+            new_ctx.topic = _topic_of(index, first.id) or new_ctx.topic
+            new_ctx.last_entry = first.id
             return Turn("clarify", text, None, _confidence(hits[0]), _candidate_rows(index, shown_hits), new_ctx,
                         "candidates", query, shown=first.id)
         return Turn("clarify", replies.clarify_text(questions), None, _confidence(hits[0]),
