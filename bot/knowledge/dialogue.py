@@ -384,7 +384,9 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
             # a message that stands alone ("年费晚交了怎么办", "来了通知书会发短信告诉我吗"), short as
             # it is: the surer reading wins, not always the conversation's
             return best if _strength(best) > _strength(plain) else plain
-        return best if best.decision.kind == "answer" or plain.decision.kind != "answer" else plain
+        if best.decision.kind != "answer" and plain.decision.kind != "answer":
+            return max(best, plain, key=_strength)
+        return best if best.decision.kind == "answer" else plain
     return best if _strength(best) > _strength(plain) else plain
 
 
