@@ -596,3 +596,10 @@ def test_a_turn_without_an_entry_keeps_the_procedure_the_user_named(index) -> No
     ctx = dialogue._remember(index, dialogue.Context(topic="审查意见"), "这种还能恢复不", None)
     assert ctx.topic == "恢复"
     assert dialogue._remember(index, dialogue.Context(topic="年费"), "这种怎么办", None).topic == "年费"
+
+
+def test_a_trademark_question_without_a_confident_entry_is_redirected(index) -> None:
+    """A trademark dispute got three patent FAQ titles: now it is told where it belongs."""
+    turn = dialogue.ask(index, "隔壁店用了跟我们几乎一样的注册商标 这种算侵权吗 怎么处理")
+    assert turn.decision == "answer" and index.entry(turn.entry_id).redirect, (turn.decision, turn.entry_id)
+    assert "商标" in turn.text

@@ -23,6 +23,7 @@ from bot.knowledge.facets import (
 )
 from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
+from bot.knowledge.other_rights import Offered, other_right
 from bot.knowledge.policy import Decision, Hit, decide, likely_first
 from bot.knowledge.text import compact
 from bot.rules import CalcContext, Computed, NeedsFact, compute
@@ -490,7 +491,13 @@ def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) 
         new_ctx = Context(applicant=applicant_kind(text))
         return Turn("smalltalk", replies.APPLICANT_NOTED, context=new_ctx, query_used=text)
     reading = resolve(index, text, ctx, use_context=use_context)
-    return _turn_for(index, reading, ctx)
+    turn = _turn_for(index, reading, ctx)
+    offered = [Offered(e.id, e.question, e.redirect) for row in turn.candidates if (e := index.entry(row["id"]))]
+    if turn.decision != "answer" and (right := other_right(text, offered)) and index.entry(right) is not None:
+        # a trademark or copyright question the knowledge has no confident answer for: where
+        # it belongs, not a list of patent questions
+        return answer_entry(index, right, ctx, text, None, turn.candidates)
+    return turn
 
 
 def calculation(text: str, ctx: Context, use_context: bool, today: dt.date) -> Computed | NeedsFact | None:
