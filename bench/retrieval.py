@@ -55,7 +55,8 @@ def latency(index: KnowledgeIndex, queries: list[str]) -> tuple[float, float]:
 
 
 async def concurrent(index: KnowledgeIndex, queries: list[str], clients: int) -> tuple[float, float, float]:
-    """As the action server serves: one retrieval thread, many waiting coroutines."""
+    """Many waiting coroutines on one retrieval thread (the action server has one per core,
+    RETRIEVAL_THREADS): the figure is per thread."""
     pool = ThreadPoolExecutor(max_workers=1)
     loop = asyncio.get_running_loop()
     times: list[float] = []
