@@ -603,3 +603,4 @@ def test_a_trademark_question_without_a_confident_entry_is_redirected(index) -> 
     turn = dialogue.ask(index, "隔壁店用了跟我们几乎一样的注册商标 这种算侵权吗 怎么处理")
     assert turn.decision == "answer" and index.entry(turn.entry_id).redirect, (turn.decision, turn.entry_id)
     assert "商标" in turn.text
+    assert not turn.text.startswith("关于“"), "no heading quoting a question the user did not ask"

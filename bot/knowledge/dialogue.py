@@ -495,8 +495,11 @@ def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) 
     offered = [Offered(e.id, e.question, e.redirect) for row in turn.candidates if (e := index.entry(row["id"]))]
     if turn.decision != "answer" and (right := other_right(text, offered)) and index.entry(right) is not None:
         # a trademark or copyright question the knowledge has no confident answer for: where
-        # it belongs, not a list of patent questions
-        return answer_entry(index, right, ctx, text, None, turn.candidates)
+        # it belongs, not a list of patent questions; without the usual "关于“…”：" heading,
+        # which would quote a question the user did not ask (the entry says what it is about)
+        redirected = answer_entry(index, right, ctx, text, None, turn.candidates)
+        redirected.text = index.entry(right).reply_text()  # type: ignore[union-attr]
+        return redirected
     return turn
 
 
