@@ -240,14 +240,17 @@ def _topic_of(index: KnowledgeIndex, entry_id: str) -> str | None:
     profile = index.profile(entry_id)
     if profile is None:
         return None
-    ordered = [t for t in TERMS if t in profile.terms and t not in _GENERIC_TERMS]
-    return " ".join(ordered) or None
+    return _in_term_order(profile.terms - _GENERIC_TERMS)
+
+
+def _in_term_order(terms: frozenset[str] | set[str]) -> str | None:
+    """A topic: the terms in the facets' order, space-separated (None: no term)."""
+    return " ".join(t for t in TERMS if t in terms) or None
 
 
 def _terms_said(text: str) -> str | None:
-    """The procedural terms a message names, in the order entries' topics use."""
-    said = own_terms(text)
-    return " ".join(t for t in TERMS if t in said) or None
+    """The procedural terms a message names, as a topic."""
+    return _in_term_order(own_terms(text))
 
 
 def _remember(index: KnowledgeIndex, ctx: Context, query: str, entry_id: str | None) -> Context:
@@ -492,15 +495,18 @@ def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) 
         return Turn("smalltalk", replies.APPLICANT_NOTED, context=new_ctx, query_used=text)
     reading = resolve(index, text, ctx, use_context=use_context)
     turn = _turn_for(index, reading, ctx)
+    if turn.decision == "answer":
+        return turn
     offered = [Offered(e.id, e.question, e.redirect) for row in turn.candidates if (e := index.entry(row["id"]))]
-    if turn.decision != "answer" and (right := other_right(text, offered)) and index.entry(right) is not None:
-        # a trademark or copyright question the knowledge has no confident answer for: where
-        # it belongs, not a list of patent questions; without the usual "关于“…”：" heading,
-        # which would quote a question the user did not ask (the entry says what it is about)
-        redirected = answer_entry(index, right, ctx, text, None, turn.candidates)
-        redirected.text = index.entry(right).reply_text()  # type: ignore[union-attr]
-        return redirected
-    return turn
+    right = other_right(text, offered)
+    if right is None or (entry := index.entry(right)) is None:
+        return turn
+    # a trademark or copyright question the knowledge has no confident answer for: where it
+    # belongs, not a list of patent questions; without the usual "关于“…”：" heading, which
+    # would quote a question the user did not ask (the entry says what it is about)
+    redirected = answer_entry(index, right, ctx, text, None, turn.candidates)
+    redirected.text = entry.reply_text()
+    return redirected
 
 
 def calculation(text: str, ctx: Context, use_context: bool, today: dt.date) -> Computed | NeedsFact | None:
