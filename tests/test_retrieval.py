@@ -310,6 +310,17 @@ def test_a_new_question_naming_a_type_is_not_read_into_the_last_one() -> None:
         assert not dialogue.only_names_type(text), text
 
 
+def test_a_follow_up_asking_what_happens_keeps_its_question_in_its_readings() -> None:
+    """"提晚了会咋样" read with the topic is "实审提晚了会咋样", not the stub "实审提晚了会";
+    "那实用新型怎么样" still drops its ending and asks the last question for that type."""
+    ctx = dialogue.Context(last_query="实审最晚啥时候提", topic="实审")
+    readings = dialogue.context_queries("提晚了会咋样", ctx)
+    assert "实审提晚了会咋样" in readings and not any(r.endswith("会") for r in readings), readings
+    assert dialogue.context_queries("那实用新型怎么样", dialogue.Context(last_query="发明专利申请费多少")) == [
+        "实用新型申请费多少"]
+    assert dialogue.followup_query("要是超期了会怎么样", "复审期限多久") == "复审期限多久 超期了会怎么样"
+
+
 @pytest.mark.parametrize("before, question, entry_id", [
     # the type-swap reading of the last question won: "外观设计为什么要再做个评价报告…"
     ("实用新型为什么要再做个评价报告 有什么作用", "外观设计申请都要交哪些东西", "filing-documents-design"),

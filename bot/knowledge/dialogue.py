@@ -78,6 +78,9 @@ log = logging.getLogger(__name__)
 
 _FOLLOW_PREFIX = re.compile(r"^(那么|那|还有|如果是|要是|换成|改成|对于|如果|假如|那要是)")
 _FOLLOW_SUFFIX = re.compile(r"(的话呢|的呢|呢|的话|怎么样|咋样|如何)$")
+# what a follow-up's reading drops: "那实用新型怎么样" is "实用新型", but in "提晚了会咋样" the
+# ending is the question itself (what happens), and "提晚了会" alone reads as nothing
+_DROPPED_SUFFIX = re.compile(r"(的话呢|的呢|呢|的话|(?<![会该要能])(怎么样|咋样|如何))$")
 _FOLLOW_MAX_CHARS = 12
 # terms that say nothing about which procedure is meant
 _GENERIC_TERMS = frozenset({"费用", "申请"})
@@ -94,7 +97,7 @@ def followup_query(text: str, last_query: str | None) -> str | None:
         return None
     if not (_FOLLOW_PREFIX.search(core) or _FOLLOW_SUFFIX.search(core)):
         return None
-    core = _FOLLOW_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", core))
+    core = _DROPPED_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", core))
     if not core:
         return None
     swapped = swap_type(last_query, core)
@@ -163,7 +166,7 @@ _APPLICANT_MAX_CHARS = 16   # "我是个人 一个月挣三千多" is 11
 
 
 def _follow_core(text: str) -> str:
-    return _FOLLOW_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", compact(text))) or compact(text)
+    return _DROPPED_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", compact(text))) or compact(text)
 
 
 def tells_applicant_in_fee_talk(text: str, ctx: Context) -> bool:
