@@ -576,6 +576,15 @@ def test_only_a_message_that_asks_or_names_something_is_read_with_the_conversati
         assert follows_up(text), text
 
 
+def test_a_comparison_with_this_leans_on_the_conversation() -> None:
+    """"这跟优先权有啥区别" after grace-period talk compares the grace period with priority: as
+    written it asks only what priority is."""
+    ctx = dialogue.Context(last_query="宽限期啥样的展会才算", topic="宽限期")
+    for text in ("这跟优先权有啥区别", "这和本国优先权一样吗", "这与复审有什么不同"):
+        assert dialogue.leans_on_context(text, ctx), text
+    assert not dialogue.leans_on_context("宽限期和优先权有啥区别呀请问一下", ctx)
+
+
 def _clarify_reading(query: str, ids: list[str], first_probability: float) -> dialogue.Reading:
     from bot.knowledge.policy import Decision, Hit
 

@@ -156,6 +156,8 @@ def context_queries(text: str, ctx: Context) -> list[str]:
             out.append(f"{ctx.topic.replace(' ', '')}{core}")
         out.append(f"{compact(ctx.last_query)} {core}")
         if ctx.patent_type and not patent_types(text) and not own_terms(core):
+            # the type named earlier, within the topic discussed since ("发明…" then "能加急吗",
+            # then "要什么条件" is priority examination's conditions for an invention)
             out.append(f"{TYPE_NAMES[ctx.patent_type]}{core}")
     return list(dict.fromkeys(q for q in out if q and q != compact(text)))
 
@@ -178,7 +180,8 @@ def tells_applicant_in_fee_talk(text: str, ctx: Context) -> bool:
     return bool(frozenset((ctx.topic or "").split()) & _FEE_TOPICS)
 
 
-_ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|这项|此")
+# "这跟优先权有啥区别": 这 before 跟/和/与 compares the topic with something
+_ANAPHORA = re.compile(r"这种|这个|这样|那个|那种|它|上面|刚才|这项|此|这[跟和与]")
 _SHORT_CHARS = 8
 
 
