@@ -123,9 +123,13 @@ def test_doctor_explains_what_is_wrong(settings: Settings, tmp_path: Path) -> No
     assert "[FAIL] teams" in out and "team id '技术支持'" in out and "HANDOFF_TEAMS" in out
 
 
-def test_eval_without_a_trained_model_says_what_to_run(settings: Settings, index, tmp_path: Path) -> None:
-    """The served sets need a model: without one, a clear message and exit 2, no traceback."""
-    env = child_env(make_env(settings.var_dir, PATENTDESK_MODEL_DIR=str(tmp_path / "no-models")))
+def test_eval_without_a_trained_model_says_what_to_run(tmp_path: Path) -> None:
+    """The served sets need a model: without one, a clear message and exit 2, no traceback,
+    and before any index work (no index is built into the empty var/)."""
+    var = tmp_path / "var"
+    env = child_env(make_env(var, PATENTDESK_MODEL_DIR=str(tmp_path / "no-models"),
+                             PATENTDESK_VECTOR_MEMORY=str(tmp_path / "vectors")))
     result = patentdesk("eval", "--sets", "computed", "--quiet", "--out", str(tmp_path / "e.json"), env=env)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "patentdesk train" in result.stderr and "Traceback" not in result.stderr
+    assert not (var / "index").exists() and not (tmp_path / "vectors").exists()

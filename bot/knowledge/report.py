@@ -10,14 +10,21 @@ from pathlib import Path
 from bot.config import Settings
 from bot.knowledge.eval_sets import load_computed, load_dialogues, load_real
 from bot.knowledge.evaluation import EvalQuestion, Report, evaluate, load_questions, score_all
+from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.service import eval_dir, load_or_build
 
 SETS = ("split", "real", "dialogues", "computed", "streams")
+SERVED_SETS = ("real", "dialogues", "computed", "streams")   # asked through the served assistant (a model)
 
 
 def run_eval(settings: Settings, split: str = "test", out: Path | None = None, show_wrong: bool = True,
              stream=None, sets: tuple[str, ...] = SETS) -> int:
     stream = stream or sys.stdout
+    served = set(sets) & set(SERVED_SETS)
+    if served:  # no model and no server: say so before minutes of index work (FileNotFoundError)
+        from bot.runtime.local_stack import check_endpoint
+
+        asyncio.run(check_endpoint(settings))
     index = load_or_build(settings)
     questions = load_questions(eval_dir(settings))
     unknown = sorted({x for q in questions for x in q.labels if index.entry(x) is None})
@@ -25,6 +32,21 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
         stream.write(f"eval labels name entries that do not exist: {', '.join(unknown)}\n")
         return 2
     chosen = questions if split == "all" else [q for q in questions if q.split == split]
+    data: dict = {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
+                  "calibration": index.calibration}
+    if "split" in sets:
+        data |= _split_figures(index, chosen, split, stream, show_wrong)
+    if served:
+        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong, split, chosen))
+    out = out or settings.var_dir / "reports" / f"eval-{split}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    stream.write(f"report: {out}\n")
+    return 0
+
+
+def _split_figures(index: KnowledgeIndex, chosen: list[EvalQuestion], split: str, stream, show_wrong: bool) -> dict:
+    """Retrieval and the answer policy on the labelled split, written to `stream`; the report's part."""
     report = evaluate(index, score_all(index, chosen), index.thresholds)
     stream.write(
         f"split={split} questions={report.n} answerable={report.n_covered}\n"
@@ -46,15 +68,7 @@ def run_eval(settings: Settings, split: str = "test", out: Path | None = None, s
                      "confidence in the first pick against how often it was right):\n")
         stream.write(calibration_lines("dev, out of fold", ranker_info.get("calibration_dev_oof") or []))
         stream.write(calibration_lines(f"{split} split", report.calibration))
-    data = report.as_dict() | {"split": split, "encoder": index.encoder.name, "thresholds": index.thresholds.to_dict(),
-                               "calibration": index.calibration, "outcomes": outcomes}
-    if set(sets) & {"real", "dialogues", "computed", "streams"}:
-        data |= asyncio.run(_served_sets(settings, sets, stream, show_wrong, split, chosen))
-    out = out or settings.var_dir / "reports" / f"eval-{split}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    stream.write(f"report: {out}\n")
-    return 0
+    return report.as_dict() | {"outcomes": outcomes}
 
 
 def split_outcomes(report: Report) -> dict[str, int]:

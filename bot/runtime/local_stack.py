@@ -24,16 +24,32 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.asynccontextmanager
-async def rasa_endpoint(settings: Settings, log_path: Path | None = None) -> AsyncIterator[str]:
-    """Yields a Rasa base URL: the configured server if it is up, else a private stack."""
+async def _server_alive(settings: Settings) -> bool:
     async with RasaClient(settings.rasa_url) as client:
-        if await client.alive():
-            yield settings.rasa_url
-            return
+        return await client.alive()
+
+
+def _require_model(settings: Settings) -> Path:
     model = model_path(settings)
     if not model.exists():
         raise FileNotFoundError(f"no trained model for the current data ({model.name}); run `patentdesk train`")
+    return model
+
+
+async def check_endpoint(settings: Settings) -> None:
+    """Raises FileNotFoundError (saying what to run) when `rasa_endpoint` could not serve:
+    no server is up and no model is trained. A command checks this before its slow work."""
+    if not await _server_alive(settings):
+        _require_model(settings)
+
+
+@contextlib.asynccontextmanager
+async def rasa_endpoint(settings: Settings, log_path: Path | None = None) -> AsyncIterator[str]:
+    """Yields a Rasa base URL: the configured server if it is up, else a private stack."""
+    if await _server_alive(settings):
+        yield settings.rasa_url
+        return
+    model = _require_model(settings)
     port_rasa, port_actions = free_port(settings.host), free_port(settings.host)
     private = dataclasses.replace(settings, rasa_port=port_rasa, actions_port=port_actions,
                                   rasa_url=f"http://{settings.host}:{port_rasa}")
