@@ -67,6 +67,16 @@ def related_text(questions: list[str]) -> str:
 _TYPE_LABELS = {"invention": "发明", "utility": "实用新型", "design": "外观设计"}
 
 
+_APPLICANT_LABELS = {"individual": "个人", "company": "企业", "institution": "高校、科研院所等事业单位"}
+
+
+def ask_applicant(kinds: list[str]) -> str:
+    """The one detail that separates the candidates is who applies (the fee-reduction proofs)."""
+    names = [_APPLICANT_LABELS[k] for k in kinds]
+    options = "、".join(names[:-1]) + "还是" + names[-1] if len(names) > 1 else names[0]
+    return f"好的，为了准确回答，请问申请人是{options}？直接回复即可。"
+
+
 def ask_patent_type(types: list[str]) -> str:
     names = [_TYPE_LABELS[t] for t in types]
     options = "、".join(names[:-1]) + "还是" + names[-1] if len(names) > 1 else names[0]

@@ -624,3 +624,36 @@ def test_a_trademark_question_without_a_confident_entry_is_redirected(index) -> 
     assert turn.decision == "answer" and index.entry(turn.entry_id).redirect, (turn.decision, turn.entry_id)
     assert "商标" in turn.text
     assert not turn.text.startswith("关于“"), "no heading quoting a question the user did not ask"
+
+
+def _proof_clarify() -> dialogue.Reading:
+    """Candidates that differ by who applies, as "费减需要提交什么材料" ranked them (none sure)."""
+    from bot.knowledge.policy import Decision, Hit
+
+    ids = ["fee-reduction-how", "fee-reduction-proof-institution", "fee-reduction-proof-company",
+           "fee-reduction-proof-individual", "agencies-legal-aid"]
+    hits = [Hit(i, 0.75, 0.75, 0.5, "", probability=p) for i, p in zip(ids, [0.29, 0.23, 0.22, 0.1, 0.05], strict=True)]
+    return dialogue.Reading("费减需要提交什么材料", hits, Decision("clarify", tuple(hits[:3])))
+
+
+def test_when_who_applies_separates_the_candidates_it_is_asked_in_one_question(index) -> None:
+    """The issue's "ask for the missing detail": the list showed the company and university
+    proofs to a user who may be an individual; one short question, and the reply picks the entry."""
+    turn = dialogue._turn_for(index, _proof_clarify(), dialogue.Context())
+    assert turn.decision == "clarify" and turn.offer == "applicant"
+    assert turn.payload()["patentdesk"]["asks"] == "applicant"
+    assert "个人" in turn.text and "企业" in turn.text and "事业单位" in turn.text
+    assert turn.context.candidates == ["fee-reduction-proof-individual", "fee-reduction-proof-company",
+                                       "fee-reduction-proof-institution"]
+    for reply, entry_id in (("个人", "fee-reduction-proof-individual"), ("我是在校学生", "fee-reduction-proof-individual"),
+                            ("我们是公司", "fee-reduction-proof-company"), ("事业单位", "fee-reduction-proof-institution"),
+                            ("我们是大学", "fee-reduction-proof-institution")):
+        picked = dialogue.ask(index, reply, turn.context)
+        assert (picked.decision, picked.entry_id) == ("answer", entry_id), reply
+    # said before: no question, the user's own entry
+    told = dialogue._turn_for(index, _proof_clarify(), dialogue.Context(last_query="我们是公司", applicant="company"))
+    assert (told.decision, told.entry_id) == ("answer", "fee-reduction-proof-company")
+    # an entry for several kinds of applicant is no member; a question after another list is not a pick
+    assert dialogue._entry_applicant("小微企业或个人没钱请代理，有没有援助") is None
+    other = dialogue.Context(last_query="专利是代理机构代理的 我想自己去办个变更", candidates=["qa-change-who-handles"])
+    assert dialogue.ask(index, "业余时间自己搞的发明 专利归谁", other).entry_id != "qa-change-who-handles"

@@ -17,7 +17,8 @@ def all_reply_texts() -> list[str]:
     texts += [getattr(replies, n) for n in dir(replies) if n.isupper() and isinstance(getattr(replies, n), str)]
     texts += [replies.clarify_text(["问题一", "问题二"]), replies.clarify_text(["问题一"]), replies.choose_out_of_range(3)]
     texts += [replies.related_text(["问题一", "问题二"]), replies.ask_patent_type(["invention", "utility", "design"]),
-              replies.ask_patent_type(["utility", "design"])]
+              replies.ask_patent_type(["utility", "design"]),
+              replies.ask_applicant(["individual", "company", "institution"]), replies.ask_applicant(["company", "institution"])]
     texts += [replies.welcome_text(("费用", "年费"))]
     texts += [replies.likely_text("问题一？", "答复。（依据：某规定）", ["问题二"]), replies.likely_text("问题一", "答复。", [])]
     texts += [replies.handoff_queued(c, p, w) for c in (True, False) for p in (1, 3) for w in (None, 30, 600)]

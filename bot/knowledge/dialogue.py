@@ -19,6 +19,7 @@ from bot.knowledge.facets import (
     TYPE_NAMES,
     TYPE_WORDS,
     applicant_kind,
+    applicant_kinds,
     patent_types,
 )
 from bot.knowledge.facets import terms as facet_terms
@@ -53,7 +54,7 @@ class Turn:
     confidence: float | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
     context: Context = field(default_factory=Context)
-    offer: str | None = None            # "human" | "candidates" | "related" | "patent_type" | "fact" | None
+    offer: str | None = None            # "human" | "candidates" | "related" | "patent_type" | "applicant" | "fact" | None
     query_used: str | None = None
     asks: str | None = None             # the fact a calculation asked for ("date", "service", ...)
     value: int | str | None = None      # a calculation's figure: yuan, or an ISO date
@@ -63,8 +64,8 @@ class Turn:
         extra: dict[str, Any] = {"query": self.query_used}
         if self.shown:
             extra["shown"] = self.shown
-        if self.offer == "patent_type":
-            extra["asks"] = "patent_type"
+        if self.offer in ("patent_type", "applicant"):
+            extra["asks"] = self.offer
         if self.asks:
             extra["asks"] = self.asks
         if self.value is not None:
@@ -491,6 +492,10 @@ def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) 
         picked = _pick_by_type(index, text, ctx)
         if picked is not None:
             return picked
+    if ctx.candidates and ctx.last_query and only_says_who_applies(text):
+        picked = _pick_by_applicant(index, text, ctx)
+        if picked is not None:
+            return picked
     if use_context and not ctx.last_query and (which := vague_topic(text)):
         reply = replies.ASK_WHICH_FEE if which == "fee" else replies.ASK_WHICH_TIME_LIMIT
         return Turn("clarify", reply, context=Context(last_query=text, applicant=ctx.applicant,
@@ -559,6 +564,61 @@ def _pick_by_type(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None
             query = swap_type(ctx.last_query or "", text) or text
             return answer_entry(index, entry_id, ctx, query, None, [])
     return None
+
+
+def _pick_by_applicant(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None:
+    """After "请问申请人是个人、企业还是…？": the offered entry for who applies ("我是学生" is an individual)."""
+    kind = _who_applies(text)
+    if _applicant_family_ids(index, ctx.candidates) != ctx.candidates:
+        return None  # the last reply did not ask who applies
+    for entry_id in ctx.candidates:
+        entry = index.entry(entry_id)
+        if entry is not None and kind is not None and _entry_applicant(entry.question) == kind:
+            return answer_entry(index, entry_id, ctx, entry.question, None, [])
+    return None
+
+
+def _entry_applicant(question: str) -> str | None:
+    """The one kind of applicant an entry's question is for ("企业办费减要提交什么材料"); None when
+    it names none or several ("小微企业或个人没钱请代理…" is for both)."""
+    kinds = applicant_kinds(question)
+    if "institution" in kinds:
+        kinds -= {"company"}  # "事业单位" says 单位
+    return next(iter(kinds)) if len(kinds) == 1 and kinds <= frozenset(_APPLICANT_ORDER) else None
+
+
+def _who_applies(text: str) -> str | None:
+    """One kind of applicant: an institution before a company ("事业单位" also says 单位), a
+    company before an individual; joint applicants are not one kind."""
+    kinds = applicant_kinds(text)
+    return next((k for k in _APPLICANT_ORDER[::-1] if k in kinds), None) if "joint" not in kinds else None
+
+
+def _applicant_family(index: KnowledgeIndex, hits: list[Hit] | tuple[Hit, ...]) -> list[str]:
+    return _applicant_family_ids(index, [h.entry_id for h in hits])
+
+
+def _applicant_family_ids(index: KnowledgeIndex, ids: list[str]) -> list[str]:
+    """Among the candidates, the entries that ask one question for different applicants
+    ("个人/企业/高校办费减要提交什么材料"): same kind of question, same procedure, each naming one
+    kind of applicant (joint applicants excepted), in the order individual, company, institution.
+    Empty unless at least two kinds are there."""
+    by_kind: dict[str, str] = {}
+    shape = None
+    for entry_id in ids:
+        entry, profile = index.entry(entry_id), index.profile(entry_id)
+        kind = _entry_applicant(entry.question) if entry is not None else None
+        if profile is None or kind is None:
+            continue
+        if shape is None:
+            shape = (profile.kind, profile.terms)
+        if (profile.kind, profile.terms) == shape:
+            by_kind.setdefault(kind, entry_id)
+    return [by_kind[k] for k in _APPLICANT_ORDER if k in by_kind] if len(by_kind) >= 2 else []
+
+
+_APPLICANT_ORDER = ("individual", "company", "institution")
+_APPLICANT_WORDS = {"individual": "个人", "company": "企业", "institution": "事业单位"}
 
 
 def correct(index: KnowledgeIndex, text: str, ctx: Context) -> Turn:
@@ -641,6 +701,19 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
         if len(types) >= 2 and not patent_types(query):
             return Turn("clarify", replies.ask_patent_type(types), None, _confidence(hits[0]),
                         _candidate_rows(index, shown_hits), new_ctx, "patent_type", query)
+        family = _applicant_family(index, hits) if not applicant_kind(query) else []
+        if family and ctx.applicant:
+            # the user said earlier who applies ("我是学生"): that one is the answer
+            picked = _pick_by_applicant(index, _APPLICANT_WORDS.get(ctx.applicant, ""), replace(new_ctx, candidates=family))
+            if picked is not None:
+                return picked
+        if family:
+            # who applies is what separates them: one short question, not a list that may leave
+            # the user's own kind out ("费减需要提交什么材料" listed the company and university proofs)
+            new_ctx.candidates = family
+            kinds = [k for i in family if (e := index.entry(i)) is not None and (k := _entry_applicant(e.question))]
+            return Turn("clarify", replies.ask_applicant(kinds), None, _confidence(hits[0]),
+                        _candidate_rows(index, [h for h in hits if h.entry_id in family]), new_ctx, "applicant", query)
         questions = [index.entry(i).question for i in ids]  # type: ignore[union-attr]
         likely = likely_first(reading.decision)
         first = index.entry(likely.entry_id) if likely is not None else None

@@ -148,6 +148,12 @@ def applicant_kind(text: str) -> str | None:
     return None
 
 
+def applicant_kinds(text: str) -> frozenset[str]:
+    """Every kind of applicant a text names ("高校、事业单位" names an institution and, by 单位, a company)."""
+    t = compact(text)
+    return frozenset(kind for kind, pattern in _APPLICANTS if pattern.search(t))
+
+
 @dataclass(frozen=True)
 class Facets:
     types: frozenset[str]
