@@ -157,8 +157,6 @@ def context_queries(text: str, ctx: Context) -> list[str]:
             out.append(f"{ctx.topic.replace(' ', '')}{core}")
         out.append(f"{compact(ctx.last_query)} {core}")
         if ctx.patent_type and not patent_types(text) and not own_terms(core):
-            # the type named earlier, within the topic discussed since ("发明…" then "能加急吗",
-            # then "要什么条件" is priority examination's conditions for an invention)
             out.append(f"{TYPE_NAMES[ctx.patent_type]}{core}")
     return list(dict.fromkeys(q for q in out if q and q != compact(text)))
 
@@ -568,10 +566,14 @@ def _pick_by_type(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None
 
 def _pick_by_applicant(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None:
     """After "请问申请人是个人、企业还是…？": the offered entry for who applies ("我是学生" is an individual)."""
-    kind = _who_applies(text)
-    if _applicant_family_ids(index, ctx.candidates) != ctx.candidates:
+    if _applicant_family(index, ctx.candidates) != ctx.candidates:
         return None  # the last reply did not ask who applies
-    for entry_id in ctx.candidates:
+    return _answer_for_applicant(index, ctx.candidates, _who_applies(text), ctx)
+
+
+def _answer_for_applicant(index: KnowledgeIndex, family: list[str], kind: str | None, ctx: Context) -> Turn | None:
+    """The family's entry for that kind of applicant, answered (None: the family has none)."""
+    for entry_id in family:
         entry = index.entry(entry_id)
         if entry is not None and kind is not None and _entry_applicant(entry.question) == kind:
             return answer_entry(index, entry_id, ctx, entry.question, None, [])
@@ -594,11 +596,7 @@ def _who_applies(text: str) -> str | None:
     return next((k for k in _APPLICANT_ORDER[::-1] if k in kinds), None) if "joint" not in kinds else None
 
 
-def _applicant_family(index: KnowledgeIndex, hits: list[Hit] | tuple[Hit, ...]) -> list[str]:
-    return _applicant_family_ids(index, [h.entry_id for h in hits])
-
-
-def _applicant_family_ids(index: KnowledgeIndex, ids: list[str]) -> list[str]:
+def _applicant_family(index: KnowledgeIndex, ids: list[str]) -> list[str]:
     """Among the candidates, the entries that ask one question for different applicants
     ("个人/企业/高校办费减要提交什么材料"): same kind of question, same procedure, each naming one
     kind of applicant (joint applicants excepted), in the order individual, company, institution.
@@ -618,7 +616,6 @@ def _applicant_family_ids(index: KnowledgeIndex, ids: list[str]) -> list[str]:
 
 
 _APPLICANT_ORDER = ("individual", "company", "institution")
-_APPLICANT_WORDS = {"individual": "个人", "company": "企业", "institution": "事业单位"}
 
 
 def correct(index: KnowledgeIndex, text: str, ctx: Context) -> Turn:
@@ -701,10 +698,10 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
         if len(types) >= 2 and not patent_types(query):
             return Turn("clarify", replies.ask_patent_type(types), None, _confidence(hits[0]),
                         _candidate_rows(index, shown_hits), new_ctx, "patent_type", query)
-        family = _applicant_family(index, hits) if not applicant_kind(query) else []
+        family = _applicant_family(index, [h.entry_id for h in hits]) if not applicant_kind(query) else []
         if family and ctx.applicant:
             # the user said earlier who applies ("我是学生"): that one is the answer
-            picked = _pick_by_applicant(index, _APPLICANT_WORDS.get(ctx.applicant, ""), replace(new_ctx, candidates=family))
+            picked = _answer_for_applicant(index, family, ctx.applicant, replace(new_ctx, candidates=family))
             if picked is not None:
                 return picked
         if family:
