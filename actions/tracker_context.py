@@ -38,8 +38,12 @@ def slot_events(turn: Turn) -> list[dict[str, Any]]:
     ]
 
 
+_NOT_A_REPLY = frozenset({"action_listen", "action_session_start"})
+
+
 def previous_action(tracker: Tracker) -> str | None:
-    """The last bot action before the user's latest message (action_listen skipped)."""
+    """The last bot action before the user's latest message (action_listen skipped, and the
+    session start that a long conversation gets between two messages: bot/runtime/session_bound.py)."""
     seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
@@ -47,6 +51,6 @@ def previous_action(tracker: Tracker) -> str | None:
                 continue
             seen_user = True
             continue
-        if seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+        if seen_user and event.get("event") == "action" and event.get("name") not in _NOT_A_REPLY:
             return event.get("name")
     return None

@@ -92,6 +92,18 @@ async def test_second_fallback_in_a_row_offers_a_person() -> None:
     assert events == [SlotSet("pending_offer", "human")]
 
 
+async def test_the_second_fallback_counts_across_a_session_start() -> None:
+    """A long conversation gets a new session between two messages (bot/runtime/session_bound.py):
+    the fallback before it is still the previous bot action."""
+    history = [{"event": "user", "text": "？？"}, {"event": "action", "name": "action_fallback"},
+               {"event": "bot", "text": "抱歉"}, {"event": "action", "name": "action_listen"},
+               {"event": "action", "name": "action_session_start"}, {"event": "session_started"},
+               {"event": "action", "name": "action_listen"}]
+    d = CollectingDispatcher()
+    await ActionFallback().run(d, tracker(history), {})
+    assert said(d)[0]["stage"] == 2
+
+
 async def test_yes_after_the_offer_hands_off_and_no_is_accepted_politely() -> None:
     d = CollectingDispatcher()
     await ActionHandleAffirm().run(d, tracker([], {"pending_offer": "human"}, "affirm", "是的"), {})

@@ -71,11 +71,15 @@ def patch_rasa() -> None:
     """Once per process: a second call must not wrap the wrapped checks again."""
     import rasa.server
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
     from rasa.shared.core.events import Event
+
+    from bot.runtime.session_bound import bound_sessions
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     rasa.server.validate_events_in_request_body = _events_body_check(rasa.server.validate_events_in_request_body)
     Event.resolve_by_type = event_class_lookup()  # type: ignore[method-assign]
+    bound_sessions(MessageProcessor)   # a message's cost no longer grows with the conversation
 
 
 def warm_jieba() -> None:
