@@ -291,6 +291,24 @@ def test_who_applies_while_fees_are_discussed_asks_about_the_reduction(index) ->
         "a question of its own (几个 reads as joint applicants) is not a remark about who applies"
 
 
+def test_who_applies_after_a_list_of_reduction_questions_asks_about_the_reduction(index) -> None:
+    """"专利费能减不" is a list (the reduction's entries) and sets no topic; "我是个人 一个月挣三千多"
+    then says who applies in fee talk all the same: it was handed to a person as a question
+    of its own. And in fee talk the topic's reading counts too ("跟朋友两个人一起申请呢" after
+    the rates is the joint applicants' reduction, not the rates again)."""
+    first = dialogue.ask(index, "专利费能减不")
+    assert first.decision == "clarify" and first.context.candidates and not first.context.topic
+    assert dialogue.tells_applicant_in_fee_talk("我是个人 一个月挣三千多", first.context, index)
+    assert not dialogue.tells_applicant_in_fee_talk("我是个人 一个月挣三千多", first.context), "no index: topic only"
+    turn = dialogue.ask(index, "我是个人 一个月挣三千多", first.context)
+    assert turn.decision in {"answer", "clarify"}
+    picked = turn.entry_id or turn.shown
+    assert picked is not None and "费减" in index.profile(picked).terms, picked
+    ctx = dialogue.ask(index, "能减百分之多少", turn.context).context
+    joint = dialogue.ask(index, "跟朋友两个人一起申请呢", ctx)
+    assert (joint.entry_id or joint.shown) == "fee-reduction-joint"
+
+
 def test_a_short_question_naming_its_own_procedure_is_not_bent_to_the_topic(index) -> None:
     """Found by trying `make run` as a newcomer: after the application fee, "能减免吗" and "我是学生",
     "年费晚交了怎么办" (8 characters, so it "leans" on the conversation) was answered with the

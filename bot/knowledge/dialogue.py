@@ -170,13 +170,17 @@ def _follow_core(text: str) -> str:
     return _DROPPED_SUFFIX.sub("", _FOLLOW_PREFIX.sub("", compact(text))) or compact(text)
 
 
-def tells_applicant_in_fee_talk(text: str, ctx: Context) -> bool:
+def tells_applicant_in_fee_talk(text: str, ctx: Context, index: KnowledgeIndex | None = None) -> bool:
     """"我是学生" / "我们是小公司" / "两个公司一起申请呢" while fees are discussed: read only as
-    "does the reduction apply to me" (as written, "我是在校学生" is "can students apply")."""
+    "does the reduction apply to me" (as written, "我是在校学生" is "can students apply").
+    Fees are discussed when the topic is a fee, or (with `index`) when the questions offered
+    last are about one ("专利费能减不" offered the reduction's entries and set no topic)."""
     core = _follow_core(text)
     if not (ctx.last_query and applicant_kind(core)) or talks_patents(core) or len(core) > _APPLICANT_MAX_CHARS:
         return False  # "发明专利从提交到拿证中间要经过几个环节啊" (几个 reads as joint) asks its own question
-    return bool(frozenset((ctx.topic or "").split()) & _FEE_TOPICS)
+    if frozenset((ctx.topic or "").split()) & _FEE_TOPICS:
+        return True
+    return index is not None and any(_covers(index, c, _FEE_TOPICS) for c in ctx.candidates)
 
 
 # "这跟优先权有啥区别": 这 before 跟/和/与 compares the topic with something
@@ -349,11 +353,13 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     plain = _read(index, text, exclude)
     if not use_context or not ctx.last_query or not follows_up(text):
         return plain
-    if tells_applicant_in_fee_talk(text, ctx):
+    if tells_applicant_in_fee_talk(text, ctx, index):
         # what a desk agent hears is "does the reduction apply to me"; of the readings only those
         # about the reduction count ("…申请费多少钱 我是在校学生" is that fee's amount again)
         core = _follow_core(text)
-        readings = [_read(index, q, exclude) for q in (f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}")]
+        topic = f"{ctx.topic.replace(' ', '')}{core}" if ctx.topic else None
+        queries = (f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}", *([topic] if topic else []))
+        readings = [_read(index, q, exclude) for q in queries]
         about = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, _REDUCTION)]
         return max(about or readings[:1], key=_strength)
     leaning = leans_on_context(text, ctx)
