@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -195,3 +196,13 @@ def small_base(tmp_path_factory: pytest.TempPathFactory):
     settings = small_settings(root, home)
     load_or_build(settings)
     return home, settings.var_dir
+
+
+@pytest.fixture
+def keep_event_loop_policy():
+    """Importing rasa.server (or rasa's processor) imports Sanic, which installs uvloop's loop
+    policy for the whole process; later tests that start subprocesses with asyncio need the
+    default one back."""
+    policy = asyncio.get_event_loop_policy()
+    yield
+    asyncio.set_event_loop_policy(policy)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,13 +21,7 @@ events = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6).flatmap(
     lambda d: st.sampled_from(EVENT_NAMES).map(lambda n: {**d, "event": n}) if "event" not in d else st.just(d))
 
 
-@pytest.fixture(autouse=True)
-def _keep_event_loop_policy():
-    """Importing rasa.server imports Sanic, which installs uvloop's loop policy for the whole
-    process; later tests that start subprocesses with asyncio need the default one back."""
-    policy = asyncio.get_event_loop_policy()
-    yield
-    asyncio.set_event_loop_policy(policy)
+pytestmark = pytest.mark.usefixtures("keep_event_loop_policy")
 
 
 def _full_events_validator():

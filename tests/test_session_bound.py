@@ -3,7 +3,6 @@ over, so a message costs the same at the 200th as at the 2nd (bot/runtime/sessio
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -19,13 +18,7 @@ from bot.runtime.session_bound import (
 HOME = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _keep_event_loop_policy():
-    """Importing rasa's processor imports Sanic, which installs uvloop's loop policy for the
-    whole process; later tests that start subprocesses with asyncio need the default one back."""
-    policy = asyncio.get_event_loop_policy()
-    yield
-    asyncio.set_event_loop_policy(policy)
+pytestmark = pytest.mark.usefixtures("keep_event_loop_policy")
 
 
 def _tracker_with(events):

@@ -153,8 +153,8 @@ def context_queries(text: str, ctx: Context) -> list[str]:
     if swapped is not None:
         out.append(swapped)
     else:
-        if ctx.topic:
-            out.append(f"{ctx.topic.replace(' ', '')}{core}")
+        if (topic := _topic_reading(ctx, core)) is not None:
+            out.append(topic)
         out.append(f"{compact(ctx.last_query)} {core}")
         if ctx.patent_type and not patent_types(text) and not own_terms(core):
             out.append(f"{TYPE_NAMES[ctx.patent_type]}{core}")
@@ -164,6 +164,11 @@ def context_queries(text: str, ctx: Context) -> list[str]:
 _FEE_TOPICS = frozenset({"费减", "申请费", "年费", "附加费", "滞纳金"})
 _REDUCTION = frozenset({"费减"})
 _APPLICANT_MAX_CHARS = 16   # "我是个人 一个月挣三千多" is 11
+
+
+def _topic_reading(ctx: Context, core: str) -> str | None:
+    """The message read within the procedure discussed ("实审" + "提晚了会咋样")."""
+    return f"{ctx.topic.replace(' ', '')}{core}" if ctx.topic else None
 
 
 def _follow_core(text: str) -> str:
@@ -357,7 +362,7 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
         # what a desk agent hears is "does the reduction apply to me"; of the readings only those
         # about the reduction count ("…申请费多少钱 我是在校学生" is that fee's amount again)
         core = _follow_core(text)
-        topic = f"{ctx.topic.replace(' ', '')}{core}" if ctx.topic else None
+        topic = _topic_reading(ctx, core)
         queries = (f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}", *([topic] if topic else []))
         readings = [_read(index, q, exclude) for q in queries]
         about = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, _REDUCTION)]
@@ -579,9 +584,11 @@ def _pick_by_applicant(index: KnowledgeIndex, text: str, ctx: Context) -> Turn |
 
 def _answer_for_applicant(index: KnowledgeIndex, family: list[str], kind: str | None, ctx: Context) -> Turn | None:
     """The family's entry for that kind of applicant, answered (None: the family has none)."""
+    if kind is None:
+        return None
     for entry_id in family:
         entry = index.entry(entry_id)
-        if entry is not None and kind is not None and _entry_applicant(entry.question) == kind:
+        if entry is not None and _entry_applicant(entry.question) == kind:
             return answer_entry(index, entry_id, ctx, entry.question, None, [])
     return None
 

@@ -55,8 +55,9 @@ def bound_sessions(processor_class: Any) -> None:
     original = processor_class._update_tracker_session
 
     async def update_tracker_session(self: Any, tracker: Any, output_channel: Any, metadata: Any = None) -> None:
-        if (tracker.applied_events() and not tracker.is_paused() and not self._has_session_expired(tracker)
-                and user_turns_in_session(tracker) >= MAX_SESSION_TURNS):
+        # a full session is never empty, so Rasa's own start for an empty tracker is not doubled
+        if (user_turns_in_session(tracker) >= MAX_SESSION_TURNS and not tracker.is_paused()
+                and not self._has_session_expired(tracker)):
             tracker.update_with_events(session_restart_events(tracker), self.domain)
             return
         await original(self, tracker, output_channel, metadata)
