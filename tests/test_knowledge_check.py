@@ -61,6 +61,14 @@ def test_empty_and_too_long_answers_are_rejected(tmp_path: Path) -> None:
     assert "empty answer" in out and "fit a chat message" in out
 
 
+def test_an_article_already_in_the_title_is_rejected(tmp_path: Path) -> None:
+    # the reply cites title + article: "《专利法》第一条第一条" would reach the user
+    twice = GOOD | {"source": {"title": "《中华人民共和国专利法》第一条", "article": "第一条", "date": "2020-10-17"}}
+    assert "already in its title" in messages(write(tmp_path, [twice]))
+    assert messages(write(tmp_path / "alone", [GOOD | {"source": {"title": "《中华人民共和国专利法》第一条",
+                                                                   "date": "2020-10-17"}}])) == ""
+
+
 def test_stale_rules_are_rejected(tmp_path: Path) -> None:
     stale = [GOOD | {"id": f"stale-{i}", "question": f"问{i}", "alternatives": [], "answer": a}
              for i, a in enumerate(["可以申请缓缴专利费。", "月收入低于3500元可以费减。", "专利登记费255元。",

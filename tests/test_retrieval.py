@@ -268,6 +268,21 @@ def test_type_follow_up_and_correction_keep_the_topic(index) -> None:
         "外观设计" in (corrected.query_used or "")
 
 
+
+def test_a_type_correction_after_an_answer_for_every_type_keeps_that_answer(index) -> None:
+    """"发明专利保护多少年" is answered with the terms of all three types; "不对，我问的是外观设计"
+    then rejects the type, not the entry (it was answered with a design entry on something else).
+    An entry of one type is still left out ("发明专利年费多少" -> the design annual fees)."""
+    first = dialogue.ask(index, "发明专利保护多少年")
+    assert first.entry_id == "types-term" and not index.profile("types-term").types
+    corrected = dialogue.correct(index, "不对，我问的是外观设计", first.context)
+    assert corrected.decision == "answer" and corrected.entry_id == "types-term", corrected.entry_id
+    assert "外观设计" in (corrected.query_used or "")
+    fee = dialogue.ask(index, "发明专利年费多少")
+    assert fee.entry_id == "annual-fee-invention"
+    other = dialogue.correct(index, "不对，我问的是外观设计", fee.context)
+    assert other.entry_id != "annual-fee-invention" and "design" in index.profile(other.entry_id).types
+
 def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
     turn = dialogue.ask(index, "我是学生")
     assert turn.decision == "smalltalk" and turn.context.applicant == "individual"

@@ -62,6 +62,9 @@ def check_entries(entries: list[Entry]) -> list[Problem]:
             problems.append(Problem(where, f"answer and source exceed {MAX_REPLY_BYTES} bytes"))
         if not e.source.title:
             problems.append(Problem(where, "no source: every answer must name its law article, rule or notice"))
+        elif e.source.article and e.source.article in e.source.title:
+            problems.append(Problem(where, f"source article {e.source.article!r} is already in its title: "
+                                           "the citation would name it twice"))
         if not DATE_PATTERN.match(e.source.date):
             problems.append(Problem(where, "source needs the date of the version cited (YYYY-MM-DD)"))
         if not DATE_PATTERN.match(e.reviewed):

@@ -636,9 +636,17 @@ def correct(index: KnowledgeIndex, text: str, ctx: Context) -> Turn:
     rest = strip_denial(text)
     if not rest:
         return not_this_one(index, ctx)
-    exclude = frozenset(e for e in [ctx.last_entry] if e)
+    exclude = frozenset(e for e in [ctx.last_entry] if e and not _speaks_of_every_type(index, e, rest))
     reading = resolve(index, rest, ctx, exclude=exclude)
     return _turn_for(index, reading, ctx)
+
+
+def _speaks_of_every_type(index: KnowledgeIndex, entry_id: str, rest: str) -> bool:
+    """"不对，我问的是外观设计" after "发明专利保护多少年" was answered with the protection terms of
+    all three types: the entry is not what was wrong, the type was, so it may be given again
+    (with the type's own lines first where it has them). An entry of one type is excluded."""
+    profile = index.profile(entry_id)
+    return only_names_type(rest) and profile is not None and not profile.types
 
 
 _DENIAL = re.compile(r"^(不对|不是这个|不是的|不是|错了|你理解错了|理解错了|答非所问|没说这个|搞错了)"
