@@ -283,6 +283,23 @@ def test_a_type_correction_after_an_answer_for_every_type_keeps_that_answer(inde
     other = dialogue.correct(index, "不对，我问的是外观设计", fee.context)
     assert other.entry_id != "annual-fee-invention" and "design" in index.profile(other.entry_id).types
 
+def test_being_late_after_a_time_limit_gets_what_its_answer_says_about_it(index) -> None:
+    """Issue 14's "超过了怎么办" after the PCT answer was handed to a person: the entry just given
+    is left out of a follow-up's readings and nothing else was sure. Its answer says what happens
+    past the limit, so it is given again with those clauses first; a message with a procedure of
+    its own, or after an answer that says nothing of being late, is not."""
+    first = dialogue.ask(index, "PCT进入中国国家阶段的期限是多久")
+    assert first.entry_id == "pct-national-phase-deadline"
+    late = dialogue.ask(index, "超过了怎么办", first.context)
+    assert late.decision == "answer" and late.entry_id == "pct-national-phase-deadline"
+    assert "【超过期限的】" in late.text and "32个月" in late.text.split("\n")[1]
+    assert dialogue.late_lines("应当在2个月内缴纳。") == []
+    assert dialogue.late_lines("应当在2个月内缴纳；期满未缴纳的，视为撤回。") == ["期满未缴纳的，视为撤回。"]
+    fee = dialogue.ask(index, "发明专利申请费多少")
+    assert dialogue._late_again(index, "超过了怎么办", fee.context, frozenset()) is None, "the fee answer says nothing of it"
+    assert dialogue._late_again(index, "年费超过了怎么办", first.context, frozenset()) is None, "a procedure of its own"
+
+
 def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:
     turn = dialogue.ask(index, "我是学生")
     assert turn.decision == "smalltalk" and turn.context.applicant == "individual"

@@ -21,6 +21,7 @@ from bot.knowledge.facets import (
     applicant_kind,
     applicant_kinds,
     patent_types,
+    question_kind,
 )
 from bot.knowledge.facets import terms as facet_terms
 from bot.knowledge.index import KnowledgeIndex
@@ -293,12 +294,13 @@ RELATED_FLOOR = 0.2
 
 def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str | None,
                  confidence: float | None, candidates: list[dict[str, Any]],
-                 related: list[Hit] | None = None) -> Turn:
+                 related: list[Hit] | None = None, late: bool = False) -> Turn:
     entry = index.entry(entry_id)
     if entry is None:  # an id from an older index version: do not guess
         return Turn("handoff", replies.NOT_SURE, context=ctx, offer="human")
     new_ctx = _remember(index, ctx, query or entry.question, entry_id)
-    text = replies.answer_text(entry.question, entry.reply_text(), type_focus(entry.answer, query or ""))
+    focus = (replies.LATE_FOCUS, late_lines(entry.answer)) if late else type_focus(entry.answer, query or "")
+    text = replies.answer_text(entry.question, entry.reply_text(), focus)
     offer = None
     if related:
         questions = [index.entry(h.entry_id).question for h in related]  # type: ignore[union-attr]
@@ -339,6 +341,7 @@ class Reading:
     query: str
     hits: list[Hit]
     decision: Decision
+    late: bool = False   # the last entry again, for what its answer says about being late
 
 
 def _read(index: KnowledgeIndex, query: str, exclude: frozenset[str] = frozenset()) -> Reading:
@@ -355,6 +358,14 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
             use_context: bool = True) -> Reading:
     """The reading of a message that the knowledge answers best: as written, or (when it leans
     on the conversation) completed from the topic, the patent type or the last question."""
+    reading = _resolve(index, text, ctx, exclude, use_context)
+    if reading.decision.kind != "answer" and use_context:
+        return _late_again(index, text, ctx, exclude) or reading
+    return reading
+
+
+def _resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[str],
+             use_context: bool) -> Reading:
     plain = _read(index, text, exclude)
     if not use_context or not ctx.last_query or not follows_up(text):
         return plain
@@ -430,6 +441,36 @@ def _agreed(readings: list[Reading]) -> Reading | None:
     if len(rs) < CONTEXT_VOTES or _confidence(surest.hits[0]) < CONTEXT_AGREE:
         return None
     return Reading(surest.query, surest.hits, Decision("answer", tuple(surest.hits[:3])))
+
+
+_LATE_CLAUSE = re.compile(r"未在|逾期|超过|届满|期满|未缴|未按|否则|视为撤回|视为未|终止|宽限|滞纳金")
+
+
+def late_lines(answer: str) -> list[str]:
+    """The clauses of an answer that say what happens when its time limit is missed."""
+    return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and _LATE_CLAUSE.search(c)]
+
+
+def _late_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[str]) -> Reading | None:
+    """"超过了怎么办" after the PCT national-phase deadline: a follow-up asks something further, so
+    the entry just given is left out of its readings, and nothing else was sure. But that entry's
+    answer says what happens when the time limit is missed (the grace period, then the loss of
+    effect): when the last question read with this message still puts it first, it answers, with
+    those clauses first. Only for a message that says it is late or asks what happens, names no
+    procedure of its own, and an entry whose answer has such clauses."""
+    last = ctx.last_entry
+    core = compact(text)
+    if not last or last in exclude or not ctx.last_query or not _elliptical(text):
+        return None
+    if not (_TELLS_LATE.search(core) or question_kind(core) == "consequence"):
+        return None
+    entry = index.entry(last)
+    if entry is None or not late_lines(entry.answer):
+        return None
+    glued = _read(index, f"{compact(ctx.last_query)} {_follow_core(text)}", exclude)
+    if glued.decision.kind != "answer" or glued.hits[0].entry_id != last:
+        return None
+    return Reading(glued.query, glued.hits, glued.decision, late=True)
 
 
 def _covers(index: KnowledgeIndex, entry_id: str, wanted: frozenset[str]) -> bool:
@@ -707,7 +748,7 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
     if kind == "answer":
         best = hits[0]
         return answer_entry(index, best.entry_id, ctx, query, _confidence(best), cands,
-                            related_hits(index, hits[1:4], best.entry_id))
+                            related_hits(index, hits[1:4], best.entry_id), late=reading.late)
     if kind == "clarify" and not talks_patents(query) and _confidence(hits[0]) < UNGROUNDED_CLARIFY:
         kind = "handoff"  # "今天股票能买吗": no patent word, so no list of patent questions either
     if kind == "clarify":
