@@ -283,6 +283,18 @@ def test_a_type_correction_after_an_answer_for_every_type_keeps_that_answer(inde
     other = dialogue.correct(index, "不对，我问的是外观设计", fee.context)
     assert other.entry_id != "annual-fee-invention" and "design" in index.profile(other.entry_id).types
 
+def test_a_type_follow_up_keeps_what_else_it_asks(index) -> None:
+    """"发明能做吗" after the evaluation report: read as the last question for the invention type
+    ("发明评价报告是什么") it asked what the report is again; read within the topic it keeps its
+    own "能做吗" and is the entry on which types may have one."""
+    ctx = dialogue.ask(index, "评价报告是什么").context
+    readings = dialogue.context_queries("发明能做吗", ctx)
+    assert any(r.endswith("发明能做吗") for r in readings), readings
+    turn = dialogue.ask(index, "发明能做吗", ctx)
+    assert turn.decision == "answer" and turn.entry_id == "eval-which-types", turn.entry_id
+    assert dialogue.context_queries("那实用新型呢", ctx) == [dialogue.swap_type(ctx.last_query, "实用新型")]
+
+
 def test_being_late_after_a_time_limit_gets_what_its_answer_says_about_it(index) -> None:
     """Issue 14's "超过了怎么办" after the PCT answer was handed to a person: the entry just given
     is left out of a follow-up's readings and nothing else was sure. Its answer says what happens

@@ -134,6 +134,14 @@ def own_terms(text: str) -> frozenset[str]:
 _TYPE_ONLY_REST = 4   # what "那报实用新型行不" says besides the type: 报行不
 
 
+def _type_rest(text: str) -> str:
+    """What a message says besides the patent type ("发明能做吗" -> "能做吗")."""
+    rest = compact(text)
+    for word, _ in TYPE_WORDS:  # longest first
+        rest = rest.replace(word, "")
+    return rest
+
+
 def only_names_type(text: str) -> bool:
     """Whether a message says little but a patent type ("那实用新型呢", "外观专利的"): then it asks
     the last question again for that type. "外观设计申请都要交哪些东西" names a type too, but
@@ -153,6 +161,8 @@ def context_queries(text: str, ctx: Context) -> list[str]:
     swapped = swap_type(ctx.last_query, core) if only_names_type(core) else None
     if swapped is not None:
         out.append(swapped)
+        if _type_rest(core) and (topic := _topic_reading(ctx, core)) is not None:
+            out.append(topic)
     else:
         if (topic := _topic_reading(ctx, core)) is not None:
             out.append(topic)
