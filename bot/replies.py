@@ -48,10 +48,6 @@ def likely_text(question: str, reply: str, others: list[str]) -> str:
     return "\n".join(lines)
 
 
-# the head of an answer given again for what it says about missing its time limit
-LATE_FOCUS = "超过期限的"
-
-
 def answer_text(question: str, reply: str, focus: tuple[str, list[str]] | None = None) -> str:
     """The answer, headed by the question it answers, so a mismatch is noticed at once; with
     `focus` (a patent type's name and the answer's clauses about it alone), those come first."""

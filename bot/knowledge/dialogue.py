@@ -309,7 +309,7 @@ def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str 
     if entry is None:  # an id from an older index version: do not guess
         return Turn("handoff", replies.NOT_SURE, context=ctx, offer="human")
     new_ctx = _remember(index, ctx, query or entry.question, entry_id)
-    focus = (replies.LATE_FOCUS, late_lines(entry.answer)) if late else type_focus(entry.answer, query or "")
+    focus = (_LATE_HEAD, late_lines(entry.answer)) if late else type_focus(entry.answer, query or "")
     text = replies.answer_text(entry.question, entry.reply_text(), focus)
     offer = None
     if related:
@@ -453,6 +453,7 @@ def _agreed(readings: list[Reading]) -> Reading | None:
     return Reading(surest.query, surest.hits, Decision("answer", tuple(surest.hits[:3])))
 
 
+_LATE_HEAD = "超过期限的"   # the head of those clauses: "【超过期限的】未在该期限内办理的，…"
 _LATE_CLAUSE = re.compile(r"未在|逾期|超过|届满|期满|未缴|未按|否则|视为撤回|视为未|终止|宽限|滞纳金")
 
 
