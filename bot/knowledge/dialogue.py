@@ -146,10 +146,7 @@ def only_names_type(text: str) -> bool:
     """Whether a message says little but a patent type ("那实用新型呢", "外观专利的"): then it asks
     the last question again for that type. "外观设计申请都要交哪些东西" names a type too, but
     asks its own question, and read into the last one it was answered with that one's entry."""
-    rest = compact(text)
-    for word, _ in TYPE_WORDS:  # longest first
-        rest = rest.replace(word, "")
-    return len(patent_types(text)) == 1 and not own_terms(text) and len(rest) <= _TYPE_ONLY_REST
+    return len(patent_types(text)) == 1 and not own_terms(text) and len(_type_rest(text)) <= _TYPE_ONLY_REST
 
 
 def context_queries(text: str, ctx: Context) -> list[str]:
