@@ -163,7 +163,7 @@ def context_queries(text: str, ctx: Context) -> list[str]:
     else:
         if (topic := _topic_reading(ctx, core)) is not None:
             out.append(topic)
-        out.append(f"{compact(ctx.last_query)} {core}")
+        out.append(_glued_reading(ctx, core))
         if ctx.patent_type and not patent_types(text) and not own_terms(core):
             out.append(f"{TYPE_NAMES[ctx.patent_type]}{core}")
     return list(dict.fromkeys(q for q in out if q and q != compact(text)))
@@ -177,6 +177,11 @@ _APPLICANT_MAX_CHARS = 16   # "我是个人 一个月挣三千多" is 11
 def _topic_reading(ctx: Context, core: str) -> str | None:
     """The message read within the procedure discussed ("实审" + "提晚了会咋样")."""
     return f"{ctx.topic.replace(' ', '')}{core}" if ctx.topic else None
+
+
+def _glued_reading(ctx: Context, core: str) -> str:
+    """The message read as the end of the last question ("pct进入中国国家阶段的期限是多久 超过了怎么办")."""
+    return f"{compact(ctx.last_query or '')} {core}"
 
 
 def _follow_core(text: str) -> str:
@@ -381,7 +386,7 @@ def _resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[
         # about the reduction count ("…申请费多少钱 我是在校学生" is that fee's amount again)
         core = _follow_core(text)
         topic = _topic_reading(ctx, core)
-        queries = (f"{core} 专利费能减缴吗", f"{compact(ctx.last_query)} {core}", *([topic] if topic else []))
+        queries = (f"{core} 专利费能减缴吗", _glued_reading(ctx, core), *([topic] if topic else []))
         readings = [_read(index, q, exclude) for q in queries]
         about = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, _REDUCTION)]
         return max(about or readings[:1], key=_strength)
@@ -475,7 +480,7 @@ def _late_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozens
     entry = index.entry(last)
     if entry is None or not late_lines(entry.answer):
         return None
-    glued = _read(index, f"{compact(ctx.last_query)} {_follow_core(text)}", exclude)
+    glued = _read(index, _glued_reading(ctx, _follow_core(text)), exclude)
     if glued.decision.kind != "answer" or glued.hits[0].entry_id != last:
         return None
     return Reading(glued.query, glued.hits, glued.decision, late=True)
