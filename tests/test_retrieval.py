@@ -308,8 +308,34 @@ def test_being_late_after_a_time_limit_gets_what_its_answer_says_about_it(index)
     assert dialogue.late_lines("应当在2个月内缴纳。") == []
     assert dialogue.late_lines("应当在2个月内缴纳；期满未缴纳的，视为撤回。") == ["期满未缴纳的，视为撤回。"]
     fee = dialogue.ask(index, "发明专利申请费多少")
-    assert dialogue._late_again(index, "超过了怎么办", fee.context, frozenset()) is None, "the fee answer says nothing of it"
-    assert dialogue._late_again(index, "年费超过了怎么办", first.context, frozenset()) is None, "a procedure of its own"
+    assert dialogue._said_again(index, "超过了怎么办", fee.context, frozenset()) is None, "the fee answer says nothing of it"
+    assert dialogue._said_again(index, "年费超过了怎么办", first.context, frozenset()) is None, "a procedure of its own"
+
+
+def test_asking_by_when_after_a_fee_gets_the_time_limit_its_answer_gives(index) -> None:
+    """"什么时候交" after the change fee: the entry just given is left out of a follow-up's
+    readings, and none of the others was sure. The fee's answer gives the month to pay in, so it
+    answers again with that clause first; an answer with no time limit in it does not."""
+    fee = dialogue.ask(index, "著录项目变更费多少")
+    assert fee.entry_id == "fee-change"
+    when = dialogue.ask(index, "什么时候交", fee.context)
+    assert when.decision == "answer" and when.entry_id == "fee-change", when.entry_id
+    assert "【期限】" in when.text and "1个月内" in when.text.split("\n")[1]
+    assert dialogue.again_lines("变更费为200元。", "deadline") == []
+    assert dialogue.again_lines("费为200元；应当自提出请求之日起1个月内缴纳。", "deadline") == ["应当自提出请求之日起1个月内缴纳。"]
+    assert dialogue._said_again(index, "变更费什么时候交", fee.context, frozenset()) is None, "a procedure of its own"
+    assert dialogue._said_again(index, "这个变更手续一般多长时间能办完啊", fee.context, frozenset()) is None, "not short"
+
+
+def test_who_applies_after_the_reduction_was_offered_is_answered_when_its_readings_agree(index) -> None:
+    """"我自己一个人申请 工资也不高" after "专利费能减吗" was offered the reduction's questions: no
+    single reading is sure, but they agree on who qualifies, as readings of any follow-up may."""
+    ctx = dialogue.ask(index, "专利费能减吗").context
+    readings = [dialogue._read(index, q) for q in ("我自己一个人申请工资也不高 专利费能减缴吗",
+                                                   dialogue._glued_reading(ctx, "我自己一个人申请工资也不高"))]
+    assert all(r.decision.kind != "answer" for r in readings), "no single reading is sure"
+    turn = dialogue.ask(index, "我自己一个人申请 工资也不高", ctx)
+    assert turn.decision == "answer" and turn.entry_id == "fee-reduction-eligibility", turn.entry_id
 
 
 def test_applicant_alone_is_noted_not_taken_for_a_question(index) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -306,12 +307,12 @@ RELATED_FLOOR = 0.2
 
 def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str | None,
                  confidence: float | None, candidates: list[dict[str, Any]],
-                 related: list[Hit] | None = None, late: bool = False) -> Turn:
+                 related: list[Hit] | None = None, again: str | None = None) -> Turn:
     entry = index.entry(entry_id)
     if entry is None:  # an id from an older index version: do not guess
         return Turn("handoff", replies.NOT_SURE, context=ctx, offer="human")
     new_ctx = _remember(index, ctx, query or entry.question, entry_id)
-    focus = (_LATE_HEAD, late_lines(entry.answer)) if late else type_focus(entry.answer, query or "")
+    focus = (_AGAIN[again].head, again_lines(entry.answer, again)) if again else type_focus(entry.answer, query or "")
     text = replies.answer_text(entry.question, entry.reply_text(), focus)
     offer = None
     if related:
@@ -353,7 +354,7 @@ class Reading:
     query: str
     hits: list[Hit]
     decision: Decision
-    late: bool = False   # the last entry again, for what its answer says about being late
+    again: str | None = None   # the last entry again, for what its answer says of this: "late" | "deadline"
 
 
 def _read(index: KnowledgeIndex, query: str, exclude: frozenset[str] = frozenset()) -> Reading:
@@ -372,7 +373,7 @@ def resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[s
     on the conversation) completed from the topic, the patent type or the last question."""
     reading = _resolve(index, text, ctx, exclude, use_context)
     if reading.decision.kind != "answer" and use_context:
-        return _late_again(index, text, ctx, exclude) or reading
+        return _said_again(index, text, ctx, exclude) or reading
     return reading
 
 
@@ -389,7 +390,10 @@ def _resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[
         queries = (f"{core} 专利费能减缴吗", _glued_reading(ctx, core), *([topic] if topic else []))
         readings = [_read(index, q, exclude) for q in queries]
         about = [r for r in readings if r.hits and _covers(index, r.hits[0].entry_id, _REDUCTION)]
-        return max(about or readings[:1], key=_strength)
+        best = max(about or readings[:1], key=_strength)
+        if best.decision.kind != "answer" and (agreed := _agreed(about)) is not None:
+            return agreed
+        return best
     leaning = leans_on_context(text, ctx)
     if plain.decision.kind == "answer" and not leaning:
         return plain
@@ -455,35 +459,62 @@ def _agreed(readings: list[Reading]) -> Reading | None:
     return Reading(surest.query, surest.hits, Decision("answer", tuple(surest.hits[:3])))
 
 
-_LATE_HEAD = "超过期限的"   # the head of those clauses: "【超过期限的】未在该期限内办理的，…"
-_LATE_CLAUSE = re.compile(r"未在|逾期|超过|届满|期满|未缴|未按|否则|视为撤回|视为未|终止|宽限|滞纳金")
+@dataclass(frozen=True)
+class _Again:
+    """A follow-up that the entry just given answers in some of its clauses."""
+    head: str                          # "【超过期限的】未在该期限内办理的，…"
+    asks: Callable[[str], bool]        # the message asks this of it
+    clause: re.Pattern[str]            # the answer's clauses that say it
+    sure: float                        # how surely the last question read with the message must still put the entry first
+
+
+_AGAIN: dict[str, _Again] = {
+    # "超过了怎么办" after the PCT national-phase deadline: the grace period, then the loss of effect
+    "late": _Again("超过期限的",
+                   lambda core: bool(_TELLS_LATE.search(core)) or question_kind(core) == "consequence",
+                   re.compile(r"未在|逾期|超过|届满|期满|未缴|未按|否则|视为撤回|视为未|终止|宽限|滞纳金"),
+                   1.0),   # an answer: "这种怎么办" is too common an ending to go by less
+    # "多久内交" after the change fee: "应当自提出请求之日起1个月内缴纳"; only a short message (the
+    # time limit is all it asks), and as surely as readings that agree settle a follow-up
+    "deadline": _Again("期限",
+                       lambda core: len(core) <= _SHORT_CHARS and question_kind(core) == "deadline",
+                       re.compile(r"\d+个?(?:月|日|天|年)[内前]|之日起|之前|以前|届满前|期限为|期限是"),
+                       CONTEXT_AGREE),
+}
+
+
+def again_lines(answer: str, kind: str) -> list[str]:
+    """The clauses of an answer that say what a follow-up of this kind asks."""
+    pattern = _AGAIN[kind].clause
+    return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and pattern.search(c)]
 
 
 def late_lines(answer: str) -> list[str]:
     """The clauses of an answer that say what happens when its time limit is missed."""
-    return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and _LATE_CLAUSE.search(c)]
+    return again_lines(answer, "late")
 
 
-def _late_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[str]) -> Reading | None:
-    """"超过了怎么办" after the PCT national-phase deadline: a follow-up asks something further, so
-    the entry just given is left out of its readings, and nothing else was sure. But that entry's
-    answer says what happens when the time limit is missed (the grace period, then the loss of
-    effect): when the last question read with this message still puts it first, it answers, with
-    those clauses first. Only for a message that says it is late or asks what happens, names no
-    procedure of its own, and an entry whose answer has such clauses."""
+def _said_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[str]) -> Reading | None:
+    """"超过了怎么办" after the PCT national-phase deadline, "多久内交" after the change fee: a
+    follow-up asks something further, so the entry just given is left out of its readings, and
+    nothing else was sure. But that entry's answer says it (the grace period, then the loss of
+    effect; the month to pay in): when the last question read with this message still puts it
+    first, it answers, with those clauses first. Only for a message that names no procedure of
+    its own and asks what those clauses say."""
     last = ctx.last_entry
     core = compact(text)
     if not last or last in exclude or not ctx.last_query or not _elliptical(text):
         return None
-    if not (_TELLS_LATE.search(core) or question_kind(core) == "consequence"):
-        return None
+    kind = next((k for k, a in _AGAIN.items() if a.asks(core)), None)
     entry = index.entry(last)
-    if entry is None or not late_lines(entry.answer):
+    if kind is None or entry is None or not again_lines(entry.answer, kind):
         return None
     glued = _read(index, _glued_reading(ctx, _follow_core(text)), exclude)
-    if glued.decision.kind != "answer" or glued.hits[0].entry_id != last:
+    if not glued.hits or glued.hits[0].entry_id != last:
         return None
-    return Reading(glued.query, glued.hits, glued.decision, late=True)
+    if glued.decision.kind != "answer" and _confidence(glued.hits[0]) < _AGAIN[kind].sure:
+        return None
+    return Reading(glued.query, glued.hits, Decision("answer", tuple(glued.hits[:3])), again=kind)
 
 
 def _covers(index: KnowledgeIndex, entry_id: str, wanted: frozenset[str]) -> bool:
@@ -761,7 +792,7 @@ def _turn_for(index: KnowledgeIndex, reading: Reading, ctx: Context) -> Turn:
     if kind == "answer":
         best = hits[0]
         return answer_entry(index, best.entry_id, ctx, query, _confidence(best), cands,
-                            related_hits(index, hits[1:4], best.entry_id), late=reading.late)
+                            related_hits(index, hits[1:4], best.entry_id), again=reading.again)
     if kind == "clarify" and not talks_patents(query) and _confidence(hits[0]) < UNGROUNDED_CLARIFY:
         kind = "handoff"  # "今天股票能买吗": no patent word, so no list of patent questions either
     if kind == "clarify":
