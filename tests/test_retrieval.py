@@ -323,8 +323,32 @@ def test_asking_by_when_after_a_fee_gets_the_time_limit_its_answer_gives(index) 
     assert "【期限】" in when.text and "1个月内" in when.text.split("\n")[1]
     assert dialogue.again_lines("变更费为200元。", "deadline") == []
     assert dialogue.again_lines("费为200元；应当自提出请求之日起1个月内缴纳。", "deadline") == ["应当自提出请求之日起1个月内缴纳。"]
-    assert dialogue._said_again(index, "变更费什么时候交", fee.context, frozenset()) is None, "a procedure of its own"
+    assert dialogue._said_again(index, "年费什么时候交", fee.context, frozenset()) is None, "a procedure it does not speak of"
     assert dialogue._said_again(index, "这个变更手续一般多长时间能办完啊", fee.context, frozenset()) is None, "not short"
+
+
+def test_a_follow_up_the_last_answer_speaks_of_gets_that_clause(index) -> None:
+    """"要了优先权的呢" after when the term starts: the entry just given is left out of a follow-up's
+    readings, which then find priority entries. Its answer says the term still runs from the filing
+    date when priority is claimed, so it answers again with that clause first."""
+    first = dialogue.ask(index, "保护期是从哪一天起算的")
+    assert first.entry_id == "term-start-date"
+    turn = dialogue.ask(index, "要了优先权的呢", first.context)
+    assert turn.decision == "answer" and turn.entry_id == "term-start-date", turn.entry_id
+    assert turn.text.split("\n")[1].startswith("【优先权】要求了优先权的"), turn.text
+    assert dialogue.term_lines("年费每年缴纳；未缴纳年费的，专利权终止。", frozenset({"优先权"})) == []
+    assert dialogue._said_again(index, "要了优先权的年费怎么交", first.context, frozenset()) is None, "not short"
+
+
+def test_a_reading_votes_only_for_an_entry_it_finds_plausible(index) -> None:
+    """Readings that agree settle a follow-up, but a reading that puts an entry first at 0.02 is
+    guessing: it must not outvote a reading that is sure of another."""
+    guess = dialogue._read(index, "优先权授权保护期有优先权", frozenset({"term-start-date"}))
+    glued = dialogue._read(index, "专利保护期从哪天开始算 有优先权", frozenset({"term-start-date"}))
+    assert guess.hits[0].entry_id == glued.hits[0].entry_id
+    assert guess.hits[0].probability < dialogue.CONTEXT_VOTE_FLOOR <= dialogue.CONTEXT_AGREE <= glued.hits[0].probability
+    assert dialogue._agreed([guess, glued]) is None
+    assert dialogue._agreed([glued, glued]) is not None
 
 
 def test_who_applies_after_the_reduction_was_offered_is_answered_when_its_readings_agree(index) -> None:
