@@ -71,7 +71,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PATENTDESK_READY_TIMEOUT", "180", "Seconds `run` waits for every process to become ready."),
     Variable("RETRIEVAL_CACHE_SIZE", "8192", "Distinct texts (questions, and their readings with the "
              "conversation) whose vectors the action server keeps, about 1.6 KB each (encoding is most of a "
-             "search's CPU; repeated questions skip it). 0: off."),
+             "search's CPU; repeated questions skip it). 0: only the last 16 texts, so that one message's "
+             "readings are encoded once each."),
     Variable("RETRIEVAL_THREADS", "<cores this process may use>", "Searches the action server runs at once, each "
              "encoding on its own core (the encoder is single-threaded per search). 1: one at a time."),
     Variable("KNOWLEDGE_POLL_INTERVAL", "10", "Seconds between an action server's checks of the published-knowledge "

@@ -769,3 +769,21 @@ def test_when_who_applies_separates_the_candidates_it_is_asked_in_one_question(i
     assert dialogue._entry_applicant("小微企业或个人没钱请代理，有没有援助") is None
     other = dialogue.Context(last_query="专利是代理机构代理的 我想自己去办个变更", candidates=["qa-change-who-handles"])
     assert dialogue.ask(index, "业余时间自己搞的发明 专利归谁", other).entry_id != "qa-change-who-handles"
+
+
+def test_a_follow_up_encodes_each_of_its_texts_once_even_without_the_cache(index, monkeypatch) -> None:
+    """Issue 17: a question is encoded once. A follow-up reads the last question glued to it
+    twice (with the entry just given left out, then for what that entry's answer says of it);
+    with the query cache off (RETRIEVAL_CACHE_SIZE=0) the second read must reuse the vector."""
+    monkeypatch.setattr(index, "_encode_query", index._encode_query)   # restored after the test
+    index.cache_queries(0)
+    encoded: list[str] = []
+    encode = index.encoder.encode
+    monkeypatch.setattr(index.encoder, "encode",
+                        lambda texts, passage=False: encoded.extend(texts) or encode(texts, passage=passage))
+    first = dialogue.ask(index, "PCT进入中国国家阶段的期限是多久")
+    encoded.clear()
+    late = dialogue.ask(index, "超过了怎么办", first.context)
+    assert late.entry_id == "pct-national-phase-deadline"
+    glued = dialogue._glued_reading(first.context, "超过了怎么办")
+    assert glued in encoded and len(encoded) == len(set(encoded)), encoded

@@ -75,6 +75,9 @@ def fuse(sig: Signals, th: Thresholds) -> np.ndarray:
     return weighted_sum(lambda name: getattr(sig, name), th) / weights
 
 
+READINGS_MEMO = 16   # texts always remembered while serving: more than one message's readings
+
+
 def encoder_slug(encoder_name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9]+", "-", encoder_name).strip("-").lower()
 
@@ -161,8 +164,9 @@ class KnowledgeIndex:
 
         Encoding is 90% of a search's CPU (24 ms of 27 on one core) and served questions
         repeat: menu clicks send the same text, and popular questions come back in the same
-        words. 0 turns it off."""
-        self._encode_query = functools.lru_cache(maxsize=size)(self._encode_uncached) if size > 0 else self._encode_uncached
+        words. 0 keeps only the last READINGS_MEMO texts: a follow-up reads some of its texts
+        twice (with and without the entry just given), and a question is encoded once."""
+        self._encode_query = functools.lru_cache(maxsize=max(size, READINGS_MEMO))(self._encode_uncached)
 
     def _encode_uncached(self, text: str) -> np.ndarray:
         return self.encoder.encode([text])[0]
