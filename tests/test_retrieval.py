@@ -327,6 +327,18 @@ def test_asking_by_when_after_a_fee_gets_the_time_limit_its_answer_gives(index) 
     assert dialogue._said_again(index, "这个变更手续一般多长时间能办完啊", fee.context, frozenset()) is None, "not short"
 
 
+def test_asking_where_after_an_answer_gets_where_it_says_to_go(index) -> None:
+    """"找谁告" after a complaint about an agency: the answer says where to complain (the
+    provincial IP office) and where to sue; those clauses come first."""
+    first = dialogue.ask(index, "代理机构拿了钱一直拖着不办")
+    assert first.entry_id == "agencies-complaint"
+    turn = dialogue.ask(index, "找谁告", first.context)
+    assert turn.decision == "answer" and turn.entry_id == "agencies-complaint", turn.entry_id
+    focus = turn.text.split("\n")[1]
+    assert focus.startswith("【去哪里办】") and "省级知识产权局" in focus and "人民法院" in focus, focus
+    assert "责令" not in focus, "only the clauses that say where"
+
+
 def test_a_follow_up_the_last_answer_speaks_of_gets_that_clause(index) -> None:
     """"要了优先权的呢" after when the term starts: the entry just given is left out of a follow-up's
     readings, which then find priority entries. Its answer says the term still runs from the filing

@@ -484,6 +484,11 @@ _AGAIN: dict[str, _Again] = {
                        lambda core: len(core) <= _SHORT_CHARS and question_kind(core) == "deadline",
                        re.compile(r"\d+个?(?:月|日|天|年)[内前]|之日起|之前|以前|届满前|期限为|期限是"),
                        CONTEXT_AGREE),
+    # "能找谁告他" after what to do about an agency: "可以向…省级知识产权局投诉举报"
+    "where": _Again("去哪里办",
+                    lambda core: len(core) <= _SHORT_CHARS and question_kind(core) == "where",
+                    re.compile(r"向.{1,40}(?:投诉|举报|提出|提交|请求|申请|起诉|缴纳|办理)|到.{1,20}办理|窗口|业务办理系统"),
+                    CONTEXT_AGREE),
 }
 
 
