@@ -493,7 +493,7 @@ _AGAIN: dict[str, _Again] = {
 
 
 def again_lines(answer: str, kind: str) -> list[str]:
-    """The clauses of an answer that say what a follow-up of this kind ("late", "deadline") asks."""
+    """The clauses of an answer that say what a follow-up of this kind ("late", "deadline", "where") asks."""
     pattern = _AGAIN[kind].clause
     return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and pattern.search(c)]
 
@@ -527,11 +527,11 @@ def _focus_again(answer: str, core: str) -> tuple[tuple[str, list[str]], float] 
 
 
 def _said_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[str]) -> Reading | None:
-    """"超过了怎么办" after the PCT national-phase deadline, "多久内交" after the change fee, "有优先权的呢"
-    after when the term starts: a follow-up asks something further, so the entry just given is
-    left out of its readings, and nothing else was sure. But that entry's answer says it (the
-    grace period, then the loss of effect; the month to pay in; the term still runs from the
-    filing date): when the last question read with this message still puts it first, it answers,
+    """"超过了怎么办" after the PCT national-phase deadline, "多久内交" after the change fee, "找谁告"
+    after a complaint about an agency, "有优先权的呢" after when the term starts: a follow-up asks
+    something further, so the entry just given is left out of its readings, and nothing else was
+    sure. But that entry's answer says it (the grace period, then the loss of effect; the month
+    to pay in; the provincial office; the term still runs from the filing date): when the last question read with this message still puts it first, it answers,
     with those clauses first. Only for a message worded as a continuation that asks what those
     clauses say, and names no procedure the answer does not speak of."""
     last = ctx.last_entry
