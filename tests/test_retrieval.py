@@ -339,6 +339,16 @@ def test_asking_where_after_an_answer_gets_where_it_says_to_go(index) -> None:
     assert "责令" not in focus, "only the clauses that say where"
 
 
+def test_telling_an_income_after_the_joint_reduction_gets_its_income_condition(index) -> None:
+    """"有一家利润比较高" after the joint applicants' reduction: its answer says every applicant must
+    qualify, with the income limits; that clause comes first."""
+    first = dialogue.ask(index, "两家公司合作申请专利能费减吗")
+    turn = dialogue.ask(index, "有一家利润比较高", first.context)
+    assert turn.decision == "answer" and turn.entry_id == "fee-reduction-joint", turn.entry_id
+    focus = turn.text.split("\n")[1]
+    assert focus.startswith("【收入条件】") and "100万元" in focus, focus
+
+
 def test_a_follow_up_the_last_answer_speaks_of_gets_that_clause(index) -> None:
     """"要了优先权的呢" after when the term starts: the entry just given is left out of a follow-up's
     readings, which then find priority entries. Its answer says the term still runs from the filing

@@ -489,11 +489,17 @@ _AGAIN: dict[str, _Again] = {
                     lambda core: len(core) <= _SHORT_CHARS and question_kind(core) == "where",
                     re.compile(r"向.{1,40}(?:投诉|举报|提出|提交|请求|申请|起诉|缴纳|办理)|到.{1,20}办理|窗口|业务办理系统"),
                     CONTEXT_AGREE),
+    # "其中一家去年利润好几百万呢" after the joint applicants' reduction: "其中只要有一方不符合条件（例如企业
+    # 上年度应纳税所得额不低于100万元…）"
+    "income": _Again("收入条件",
+                     lambda core: bool(re.search(r"利润|收入|工资|挣了?|所得|营业额|年薪|月薪", core)),
+                     re.compile(r"所得额|收入|万元"),
+                     CONTEXT_AGREE),
 }
 
 
 def again_lines(answer: str, kind: str) -> list[str]:
-    """The clauses of an answer that say what a follow-up of this kind ("late", "deadline", "where") asks."""
+    """The clauses of an answer that say what a follow-up of this kind (a key of _AGAIN) asks."""
     pattern = _AGAIN[kind].clause
     return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and pattern.search(c)]
 
