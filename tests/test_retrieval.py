@@ -305,8 +305,8 @@ def test_being_late_after_a_time_limit_gets_what_its_answer_says_about_it(index)
     late = dialogue.ask(index, "超过了怎么办", first.context)
     assert late.decision == "answer" and late.entry_id == "pct-national-phase-deadline"
     assert "【超过期限的】" in late.text and "32个月" in late.text.split("\n")[1]
-    assert dialogue.late_lines("应当在2个月内缴纳。") == []
-    assert dialogue.late_lines("应当在2个月内缴纳；期满未缴纳的，视为撤回。") == ["期满未缴纳的，视为撤回。"]
+    assert dialogue.again_lines("应当在2个月内缴纳。", "late") == []
+    assert dialogue.again_lines("应当在2个月内缴纳；期满未缴纳的，视为撤回。", "late") == ["期满未缴纳的，视为撤回。"]
     fee = dialogue.ask(index, "发明专利申请费多少")
     assert dialogue._said_again(index, "超过了怎么办", fee.context, frozenset()) is None, "the fee answer says nothing of it"
     assert dialogue._said_again(index, "年费超过了怎么办", first.context, frozenset()) is None, "a procedure of its own"

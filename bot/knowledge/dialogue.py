@@ -326,12 +326,17 @@ def answer_entry(index: KnowledgeIndex, entry_id: str, ctx: Context, query: str 
 _CLAUSE = re.compile(r"[^；;。]+[；;。]?")
 
 
+def clauses_of(answer: str) -> list[str]:
+    """An answer cut at ；and 。 only, never at a comma, so no clause loses the condition or
+    surcharge written beside it."""
+    return [c.strip() for c in _CLAUSE.findall(answer) if c.strip()]
+
+
 def type_lines(answer: str, kind: str) -> list[str]:
     """The clauses of an answer that speak of one patent type alone, when the answer goes type by
     type ("发明专利900元……；实用新型500元；外观设计500元。"): "那实用新型呢" then sees its own line
-    first, above the whole answer, instead of the same answer again. Clauses are cut at ；and 。
-    only, never at a comma, so no clause loses the condition or surcharge written beside it."""
-    clauses = [c.strip() for c in _CLAUSE.findall(answer) if c.strip()]
+    first, above the whole answer, instead of the same answer again (clauses: `clauses_of`)."""
+    clauses = clauses_of(answer)
     named = [patent_types(c) for c in clauses]
     singles = {next(iter(n)) for n in named if len(n) == 1}
     if len(singles) < 2 or any(len(n) > 1 for n in named):  # not type by type ("发明20年，实用新型10年")
@@ -501,17 +506,12 @@ _AGAIN: dict[str, _Again] = {
 def again_lines(answer: str, kind: str) -> list[str]:
     """The clauses of an answer that say what a follow-up of this kind (a key of _AGAIN) asks."""
     pattern = _AGAIN[kind].clause
-    return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and pattern.search(c)]
-
-
-def late_lines(answer: str) -> list[str]:
-    """The clauses of an answer that say what happens when its time limit is missed."""
-    return again_lines(answer, "late")
+    return [c for c in clauses_of(answer) if pattern.search(c)]
 
 
 def term_lines(answer: str, wanted: frozenset[str]) -> list[str]:
     """The clauses of an answer that speak of every one of these procedural terms."""
-    return [c.strip() for c in _CLAUSE.findall(answer) if c.strip() and wanted <= facet_terms(c)]
+    return [c for c in clauses_of(answer) if wanted <= facet_terms(c)]
 
 
 def _focus_again(answer: str, core: str) -> tuple[tuple[str, list[str]], float] | None:
@@ -526,8 +526,7 @@ def _focus_again(answer: str, core: str) -> tuple[tuple[str, list[str]], float] 
             return (again.head, lines), again.sure
     # "有优先权的呢" after "保护期从哪天开始算": "要求了优先权的，保护期限仍从实际申请日起算"; "这种还能恢复不"
     # after a missed office action: "可以请求恢复权利". Only when that is part of the answer, not all of it
-    clauses = [c.strip() for c in _CLAUSE.findall(answer) if c.strip()]
-    if named and len(core) <= _SHORT_CHARS and 0 < len(lines := term_lines(answer, named)) < len(clauses):
+    if named and len(core) <= _SHORT_CHARS and 0 < len(lines := term_lines(answer, named)) < len(clauses_of(answer)):
         return ("、".join(t for t in TERMS if t in named), lines), CONTEXT_AGREE
     return None
 
