@@ -456,14 +456,26 @@ CONTEXT_VOTE_FLOOR = 0.2
 def _agreed(readings: list[Reading]) -> Reading | None:
     """The reading to answer from when the readings of a follow-up agree on its entry."""
     tops: dict[str, list[Reading]] = {}
-    for r in readings:
-        if r.hits and r.hits[0].probability is not None and _confidence(r.hits[0]) >= CONTEXT_VOTE_FLOOR:
-            tops.setdefault(r.hits[0].entry_id, []).append(r)
+    for r in _voting(readings):
+        tops.setdefault(r.hits[0].entry_id, []).append(r)
     if not tops:
         return None
-    entry_id, rs = max(tops.items(), key=lambda kv: (len(kv[1]), max(_confidence(r.hits[0]) for r in kv[1])))
-    surest = max(rs, key=lambda r: _confidence(r.hits[0]))
-    if len(rs) < CONTEXT_VOTES or _confidence(surest.hits[0]) < CONTEXT_AGREE:
+    _, rs = max(tops.items(), key=lambda kv: (len(kv[1]), max(_confidence(r.hits[0]) for r in kv[1])))
+    return _settled(rs)
+
+
+def _voting(readings: list[Reading]) -> list[Reading]:
+    """The readings that find their first entry plausible enough to vote for it."""
+    return [r for r in readings if r.hits and r.hits[0].probability is not None
+            and _confidence(r.hits[0]) >= CONTEXT_VOTE_FLOOR]
+
+
+def _settled(agreeing: list[Reading]) -> Reading | None:
+    """An answer from the surest of readings that agree, if there are enough and one is sure enough."""
+    if len(agreeing) < CONTEXT_VOTES:
+        return None
+    surest = max(agreeing, key=lambda r: _confidence(r.hits[0]))
+    if _confidence(surest.hits[0]) < CONTEXT_AGREE:
         return None
     return Reading(surest.query, surest.hits, Decision("answer", tuple(surest.hits[:3])))
 
@@ -473,16 +485,10 @@ def _agreed_on(index: KnowledgeIndex, readings: list[Reading], named: frozenset[
     the follow-up names: "这个能减免不" after the utility-model application fee is read as who
     qualifies (0.53) and as what each fee costs after the reduction (0.72). Neither is sure alone
     and they differ in the entry, but both answer "can it be reduced"."""
-    if not named:
+    voting = _voting(readings)
+    if not named or not all(_covers(index, r.hits[0].entry_id, named) for r in voting):
         return None
-    voting = [r for r in readings if r.hits and r.hits[0].probability is not None
-              and _confidence(r.hits[0]) >= CONTEXT_VOTE_FLOOR]
-    if len(voting) < CONTEXT_VOTES or not all(_covers(index, r.hits[0].entry_id, named) for r in voting):
-        return None
-    surest = max(voting, key=lambda r: _confidence(r.hits[0]))
-    if _confidence(surest.hits[0]) < CONTEXT_AGREE:
-        return None
-    return Reading(surest.query, surest.hits, Decision("answer", tuple(surest.hits[:3])))
+    return _settled(voting)
 
 
 @dataclass(frozen=True)
