@@ -405,9 +405,9 @@ def test_readings_that_each_find_the_procedure_named_settle_a_follow_up(index) -
         ctx = dialogue.ask(index, text, ctx).context
     turn = dialogue.ask(index, "这个能减免不", ctx)
     assert turn.decision == "answer", turn.decision
-    assert _covers_reduction(index, turn.entry_id), turn.entry_id
-    assert turn.entry_id != "fee-application-amount", "the reduction, not the fee again"
     reduction = frozenset({"费减"})
+    assert dialogue._covers(index, turn.entry_id, reduction), turn.entry_id
+    assert turn.entry_id != "fee-application-amount", "the reduction, not the fee again"
     who = _reading("这个能减免不", ("fee-reduction-eligibility", 0.53))
     figures = _reading("实用新型申请费多少钱 这个能减免不", ("fee-reduction-examples", 0.72))
     fee = _reading("申请费这个能减免不", ("fee-application-amount", 0.42))
@@ -418,10 +418,6 @@ def test_readings_that_each_find_the_procedure_named_settle_a_follow_up(index) -
     weak = _reading("这个能减免不", ("fee-reduction-eligibility", 0.45))
     weaker = _reading("实用新型申请费多少钱 这个能减免不", ("fee-reduction-examples", 0.3))
     assert dialogue._agreed_on(index, [weak, weaker], reduction) is None, "none of them sure enough"
-
-
-def _covers_reduction(index, entry_id: str | None) -> bool:
-    return entry_id is not None and "费减" in index.profile(entry_id).terms
 
 
 def test_who_applies_after_the_reduction_was_offered_is_answered_when_its_readings_agree(index) -> None:

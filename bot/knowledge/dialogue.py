@@ -559,8 +559,8 @@ def _said_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozens
     after a complaint about an agency, "有优先权的呢" after when the term starts: a follow-up asks
     something further, so the entry just given is left out of its readings, and nothing else was
     sure. But that entry's answer says it (the grace period, then the loss of effect; the month
-    to pay in; the provincial office; the term still runs from the filing date): when the last question read with this message still puts it first, it answers,
-    with those clauses first. Only for a message worded as a continuation that asks what those
+    to pay in; the provincial office; the term still runs from the filing date): when the last
+    question read with this message still puts it first, it answers, with those clauses first. Only for a message worded as a continuation that asks what those
     clauses say, and names no procedure the answer does not speak of."""
     last = ctx.last_entry
     core = compact(text)
