@@ -179,6 +179,9 @@ def test_ranker_is_calibrated_on_dev_and_stored_with_the_index(index, tmp_path: 
     assert 0.0 < info["answer_threshold"] <= 1.0 and info["dev_examples"] > 100
     assert info["phrasing_examples"] > 1000, "left-out phrasings train the ranker too"
     assert sum(row["n"] for row in info["calibration_dev_oof"]) == info["dev_examples"]
+    per_deal = info["answer_threshold_per_deal"]
+    assert len(per_deal) == 3 and info["answer_threshold"] == sorted(per_deal)[1], \
+        "the threshold is the median of three deals of the dev questions into folds"
     assert index.ranker.clarify <= index.ranker.threshold
     assert info["model"] in [t["model"] for t in info["tried"]], "the model kept is one the dev split chose"
     assert any(t["model"].startswith("trees") for t in info["tried"]) and any(
@@ -227,6 +230,45 @@ def test_tree_ranker_learns_from_every_row_with_its_full_number_of_trees() -> No
     assert ranker.trees is not None and len(ranker.trees.roots) == 120, "every tree of the spec is grown"
     again = _fit(ex, spec)
     np.testing.assert_array_equal(ranker.probabilities(rows[:50]), again.probabilities(rows[:50]))
+
+
+def test_answer_threshold_is_the_median_over_deals_of_the_dev_questions_into_folds() -> None:
+    """Which fifth a few hard dev questions fell into moved the threshold by 0.016 on one model;
+    every deal puts each question in exactly one fold, deal 0 in the questions' order, and the
+    threshold kept is the median of the deals' thresholds."""
+    import numpy as np
+
+    from bot.knowledge.ranker_training import (
+        FOLDS,
+        Examples,
+        dealt_threshold,
+        dev_folds,
+        out_of_fold,
+    )
+
+    rng = np.random.default_rng(11)
+    questions, per = 400, 4
+    groups = np.repeat(np.arange(questions), per)
+    labels = np.zeros(questions * per, int)
+    labels[::per] = 1                                   # the first candidate is the right one...
+    strength = rng.random(questions)
+    rows = rng.normal(0, 0.3, (questions * per, 3))
+    rows[::per, 0] += 2 * strength                      # ...and stands out as much as it is easy
+    dev = Examples(rows, labels, groups, np.ones(len(labels)))
+    phrasings = Examples(rows[: 800], labels[: 800], groups[: 800], np.ones(800))
+
+    folds = [dev_folds(dev, deal) for deal in range(3)]
+    for f in folds:
+        per_question = f.reshape(questions, per)
+        assert (per_question == per_question[:, :1]).all(), "a question's candidates share a fold"
+        assert np.bincount(per_question[:, 0], minlength=FOLDS).tolist() == [questions // FOLDS] * FOLDS
+    assert folds[0][::per].tolist() == [i % FOLDS for i in range(questions)]
+    assert not (folds[1] == folds[0]).all() and not (folds[2] == folds[1]).all()
+
+    spec = 1.0
+    threshold, per_deal = dealt_threshold(phrasings, dev, spec, out_of_fold(phrasings, dev, folds[0], spec))
+    assert len(per_deal) == 3 and threshold == float(np.median(per_deal))
+    assert 0.0 < threshold < 1.0, "easy questions are answered"
 
 
 def test_answer_confidence_weighs_the_runner_up_and_survives_the_index_json() -> None:
