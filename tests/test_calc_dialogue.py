@@ -77,3 +77,23 @@ def test_odd_input_never_breaks_the_answer_path(index) -> None:
     for text in ("", "😀😀", "9999年12月1日收到驳回决定，复审最晚哪天", "2026年3月2日" * 200):
         turn = dialogue.ask(index, text, today=TODAY)
         assert turn.decision in {"answer", "clarify", "handoff", "smalltalk"} and turn.text
+
+
+def test_a_new_question_asked_at_length_is_not_taken_for_the_calculations_fact(index) -> None:
+    """While the calculator waits for who applies, or after it worked out a fee, a long question
+    of its own ("我自己……配方这种东西能申请专利吗") is answered by the FAQ: "我自己" is not the
+    answer to "一个申请人还是几个？", nor "这种" a lean on the fee just given."""
+    recipe = "我自己调了个奶茶配方卖得挺好，想保护起来，配方这种东西能拿去申请专利吗"
+    asked = dialogue.ask(index, "发明专利第7年年费多少 能费减", today=TODAY)
+    assert asked.asks == "applicant_count"
+    turn = dialogue.ask(index, recipe, asked.context, today=TODAY)
+    assert turn.decision == "answer" and turn.entry_id == "qa-formula-recipe"
+    computed = dialogue.ask(index, "发明专利第7年年费多少钱", today=TODAY)
+    after = dialogue.ask(index, recipe, computed.context, today=TODAY)
+    assert after.decision == "answer" and after.entry_id == "qa-formula-recipe"
+    # a long follow-up that brings the calculation's facts still carries it on
+    one = dialogue.ask(index, "个人", asked.context, today=TODAY)
+    assert one.value == 300
+    joint = dialogue.ask(index, "那如果我是跟另外一个公司一起申请的，这种情况下费减之后要交多少钱呢", one.context,
+                         today=TODAY)
+    assert joint.entry_id == "calc:annual-fee" and joint.value == 600   # 2000 x (1 - 70%)

@@ -413,6 +413,13 @@ def test_no_reduction_said_and_total_asked() -> None:
     assert "900" in result.text and "225" in result.text
 
 
+def test_a_fee_asked_without_the_reduction_is_the_full_fee() -> None:
+    """"不算费减的话一年要多少钱" asks for the full fee: no question about who applies."""
+    for said in ("不算费减的话", "不考虑减缴", "费减之前"):
+        assert parse(f"发明第7年年费{said}多少钱", TODAY).no_reduction, said
+        assert computed(f"发明第7年年费{said}多少钱").value == 2000, said
+
+
 def test_grace_fee_limit_asked_for_pct() -> None:
     plain = computed("PCT申请优先权日2023年8月31日，进入中国国家阶段最晚哪天")
     grace = computed("PCT申请优先权日2023年8月31日，交宽限费的话进入中国国家阶段最晚哪天")

@@ -30,6 +30,7 @@ from bot.knowledge.other_rights import Offered, other_right
 from bot.knowledge.policy import Decision, Hit, decide, likely_first
 from bot.knowledge.text import compact
 from bot.rules import CalcContext, Computed, NeedsFact, compute
+from bot.rules.intent import rule_for
 from bot.rules.parse import parse as parse_facts
 from bot.rules.workdays import local_today
 
@@ -589,6 +590,10 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
     """A new question, or a follow-up that leans on the previous ones."""
     ctx = ctx or Context()
     result = calculation(text, ctx, use_context, today or local_today())
+    if result is not None and use_context and asks_anew_after_calculation(text, ctx):
+        turn = _ask_faq(index, text, replace(ctx, calc=None), use_context)
+        if turn.decision == "answer":
+            return turn
     if isinstance(result, Computed) or (isinstance(result, NeedsFact) and not _rule_in_general(result, text)):
         return calc_turn(result, ctx, text)
     turn = _ask_faq(index, text, replace(ctx, calc=None), use_context)
@@ -601,6 +606,28 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
         turn.context.calc = result.context.to_dict() | {"offered": True}
         turn.asks = result.fact
     return turn
+
+
+ANSWER_MAX_CHARS = 20   # "就我一个人 个人申请的 没有单位" is 13
+
+
+def asks_anew_after_calculation(text: str, ctx: Context) -> bool:
+    """After a calculation, or while it waits for a fact ("一个申请人还是几个？"), a long message
+    that asks a question of its own, names no calculation and brings none of its facts (who
+    applies aside: "我自己" is said about many things) is a new question. "我自己调了个奶茶配方……
+    配方这种东西能申请专利吗" got the annual fee worked out the turn before: "这种" read as
+    leaning on it, "我自己" as one applicant. The FAQ answers it when it can; otherwise the
+    calculation carries on."""
+    if not ctx.calc:
+        return False
+    core = compact(text)
+    if len(core) <= ANSWER_MAX_CHARS or not _ASKS.search(core):
+        return False
+    facts = parse_facts(text, local_today())
+    if rule_for(text, facts) is not None:
+        return False
+    facts.applicant_kind = None
+    return not facts.any()
 
 
 _VAGUE = re.compile(r"^(问下|问一下|请问|想问|想问下|咨询|咨询下|了解|了解下)?(一下)?(专利)?的?"

@@ -82,7 +82,8 @@ _MONTHS_LATE_RE = re.compile(
     rf"(?:逾期|超期|晚交|迟交|晚了|迟了|拖了|过了|延误了?|过期|超过(?:期限|缴费期限|规定期限)?)\s*了?\s*({_NUM})\s*个?\s*(多)?\s*(?:整)?月"
 )
 # "没有费减", "无费减": the full fee is meant, so the applicants need not be asked about
-_NO_REDUCTION_RE = re.compile(r"(?:没有|没|无|不|未)(?:申请|办|做|享受|备案)?(?:费减|减缴|减免)")
+_NO_REDUCTION_RE = re.compile(r"(?:没有|没|无|不|未)(?:申请|办|做|享受|备案|算|计|考虑|包括|含|用|要)?(?:费减|减缴|减免)"
+                              r"|(?:费减|减缴|减免)(?:之?前|以前)")
 # "交宽限费的话", "32个月": the later PCT limit is asked for
 _REEXAMINATION_RE = re.compile(r"复审|复申")
 _REJECTION_RE = re.compile(r"驳回")
