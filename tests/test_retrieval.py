@@ -533,6 +533,13 @@ def test_a_new_question_naming_a_type_is_not_read_into_the_last_one() -> None:
         assert not dialogue.only_names_type(text), text
 
 
+def test_a_list_is_answered_by_naming_a_type_not_by_a_question_that_names_one() -> None:
+    for text in ("实用新型的", "发明", "是外观设计专利的那个", "那报实用新型行不"):
+        assert dialogue.picks_a_type(text), text
+    for text in ("发明专利从提交到拿证中间要经过几个环节啊", "实用新型能费减吗", "我问的是那个"):
+        assert not dialogue.picks_a_type(text), text
+
+
 def test_a_follow_up_asking_what_happens_keeps_its_question_in_its_readings() -> None:
     """"提晚了会咋样" read with the topic is "实审提晚了会咋样", not the stub "实审提晚了会";
     "那实用新型怎么样" still drops its ending and asks the last question for that type."""
@@ -555,6 +562,11 @@ def test_a_follow_up_asking_what_happens_keeps_its_question_in_its_readings() ->
     # last topic that the question itself never pointed to
     ("PCT进中国还要再提实审吗", "拿到发明专利以后 别人哪些行为要经过我同意", "rights-invention-utility-scope"),
     ("改PCT译文的错 要交多少费用", "两个发明可以写到一个申请里吗", "filing-unity"),
+    # a "这种" deep in a long question points inside it, not back at the deposit asked before
+    ("申请的时候菌种保藏证明没附上，可以补交吗？", "申请外观设计产品名称怎么起？能不能写成“多功能智能杯”这种？",
+     "qa-design-product-name"),
+    # a question of its own naming "发明" took the invention entry of the list offered before
+    ("申请发明时能同时提实审吗", "发明专利从提交到拿证中间要经过几个环节啊", "examination-process-overview"),
 ])
 def test_an_unrelated_question_after_an_answer_is_answered_as_asked(index, before, question, entry_id) -> None:
     """Found by the streams set (dev split questions asked four in a row by one user): each of

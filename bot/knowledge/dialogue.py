@@ -434,9 +434,11 @@ def _resolve(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozenset[
             agreed = _agreed([plain, *readings]) or _agreed_on(index, [plain, *readings], new_terms)
             if agreed is not None:
                 return agreed
-        if plain.decision.kind == "answer" and best.decision.kind == "answer" and not _elliptical(text):
+        if plain.decision.kind == "answer" and best.decision.kind == "answer" and not (
+                _elliptical(text) and len(compact(text)) <= _ELLIPTICAL_MAX_CHARS):
             # a message that stands alone ("年费晚交了怎么办", "来了通知书会发短信告诉我吗"), short as
-            # it is: the surer reading wins, not always the conversation's
+            # it is, or a long one whose "这种" points inside it ("能不能写成“多功能智能杯”这种？"):
+            # the surer reading wins, not always the conversation's
             return best if _strength(best) > _strength(plain) else plain
         if best.decision.kind != "answer" and plain.decision.kind != "answer":
             return max(best, plain, key=_strength)
@@ -671,7 +673,7 @@ def _rule_in_general(result: NeedsFact, text: str) -> bool:
 def _ask_faq(index: KnowledgeIndex, text: str, ctx: Context, use_context: bool) -> Turn:
     if use_context and ctx.last_query and strip_denial(text):
         return correct(index, text, ctx)  # "不对，我问的是外观设计", whatever intent the NLU saw
-    if ctx.candidates and ctx.last_query and patent_types(text) and not own_terms(text):
+    if ctx.candidates and ctx.last_query and picks_a_type(text):
         picked = _pick_by_type(index, text, ctx)
         if picked is not None:
             return picked
@@ -736,6 +738,18 @@ def calc_turn(result: Computed | NeedsFact, ctx: Context, text: str) -> Turn:
     body = result.text + (f"\n{result.caveat}" if result.caveat else "")
     value = result.value.isoformat() if isinstance(result.value, dt.date) else result.value
     return Turn("answer", body, result.rule_id, None, [], new_ctx, None, text, value=value)
+
+
+_PICK_MAX_CHARS = 12   # "是外观设计专利的那个" is 10
+
+
+def picks_a_type(text: str) -> bool:
+    """Whether a message answers a list by naming a patent type ("实用新型的"), rather than
+    asking a question of its own that names one ("发明专利从提交到拿证中间要经过几个环节啊" took
+    the invention entry of the list offered the turn before)."""
+    core = compact(text)
+    return bool(patent_types(text)) and not own_terms(text) and (
+        only_names_type(core) or len(core) <= _PICK_MAX_CHARS)
 
 
 def _pick_by_type(index: KnowledgeIndex, text: str, ctx: Context) -> Turn | None:
