@@ -179,6 +179,12 @@ def test_ranker_is_calibrated_on_dev_and_stored_with_the_index(index, tmp_path: 
     assert 0.0 < info["answer_threshold"] <= 1.0 and info["dev_examples"] > 100
     assert info["phrasing_examples"] > 1000, "left-out phrasings train the ranker too"
     assert sum(row["n"] for row in info["calibration_dev_oof"]) == info["dev_examples"]
+    from bot.knowledge.evaluation import FUSION_WEIGHTS
+
+    assert {k: v for k, v in index.thresholds.to_dict().items() if k in FUSION_WEIGHTS} == FUSION_WEIGHTS, \
+        "the fused score keeps its weights from build to build"
+    searched = index.calibration["fusion_dev_best"]
+    assert set(searched["weights"]) == set(FUSION_WEIGHTS) and 0.8 < searched["dev_top1_kept"] <= searched["dev_top1"]
     per_deal = info["answer_threshold_per_deal"]
     assert len(per_deal) == 3 and info["answer_threshold"] == sorted(per_deal)[1], \
         "the threshold is the median of three deals of the dev questions into folds"

@@ -8,9 +8,18 @@ from pathlib import Path
 from bot.config import Settings
 from bot.knowledge.encoders import Encoder, make_encoder
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
-from bot.knowledge.evaluation import acceptable, calibrate, load_questions, score_all
+from bot.knowledge.evaluation import (
+    FUSION_WEIGHTS,
+    acceptable,
+    calibrate,
+    choose_weights,
+    dev_top1,
+    load_questions,
+    score_all,
+)
 from bot.knowledge.index import KnowledgeIndex, StaleIndexError
 from bot.knowledge.memory import RememberingEncoder
+from bot.knowledge.policy import Thresholds
 from bot.knowledge.ranker_training import fit_ranker
 
 log = logging.getLogger(__name__)
@@ -41,7 +50,12 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
     questions = [q for q in questions if q.label == "none" or q.label in known]
     if questions:
         dev = score_all(index, questions)
-        index.thresholds, index.calibration = calibrate(index, dev)
+        fusion = Thresholds.from_dict(FUSION_WEIGHTS)
+        index.thresholds, index.calibration = calibrate(index, dev, weights=fusion)
+        best = choose_weights(index, dev)   # what a search on this dev split would pick: shown, not used
+        index.calibration["fusion_dev_best"] = {
+            "weights": {k: v for k, v in best.to_dict().items() if k in FUSION_WEIGHTS},
+            "dev_top1": round(dev_top1(index, dev, best), 4), "dev_top1_kept": round(dev_top1(index, dev, fusion), 4)}
         index.ranker, index.calibration["ranker"] = fit_ranker(
             index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds)
     else:
