@@ -563,8 +563,9 @@ def _said_again(index: KnowledgeIndex, text: str, ctx: Context, exclude: frozens
     something further, so the entry just given is left out of its readings, and nothing else was
     sure. But that entry's answer says it (the grace period, then the loss of effect; the month
     to pay in; the provincial office; the term still runs from the filing date): when the last
-    question read with this message still puts it first, it answers, with those clauses first. Only for a message worded as a continuation that asks what those
-    clauses say, and names no procedure the answer does not speak of."""
+    question read with this message still puts it first, it answers, with those clauses first.
+    Only for a message worded as a continuation that asks what those clauses say, and names no
+    procedure the answer does not speak of."""
     last = ctx.last_entry
     core = compact(text)
     entry = index.entry(last) if last else None
@@ -592,13 +593,14 @@ def ask(index: KnowledgeIndex, text: str, ctx: Context | None = None, use_contex
     """A new question, or a follow-up that leans on the previous ones."""
     ctx = ctx or Context()
     result = calculation(text, ctx, use_context, today or local_today())
+    faq: Turn | None = None
     if result is not None and use_context and asks_anew_after_calculation(text, ctx):
-        turn = _ask_faq(index, text, replace(ctx, calc=None), use_context)
-        if turn.decision == "answer":
-            return turn
+        faq = _ask_faq(index, text, replace(ctx, calc=None), use_context)
+        if faq.decision == "answer":
+            return faq
     if isinstance(result, Computed) or (isinstance(result, NeedsFact) and not _rule_in_general(result, text)):
         return calc_turn(result, ctx, text)
-    turn = _ask_faq(index, text, replace(ctx, calc=None), use_context)
+    turn = faq or _ask_faq(index, text, replace(ctx, calc=None), use_context)
     if isinstance(result, NeedsFact):
         if turn.decision != "answer":
             return calc_turn(result, ctx, text)

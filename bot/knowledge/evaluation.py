@@ -207,8 +207,12 @@ def choose_weights(index: KnowledgeIndex, dev: list[Scored]) -> Thresholds:
 
 
 def dev_top1(index: KnowledgeIndex, dev: list[Scored], weights: Thresholds) -> float:
-    rows = _features(index, dev, weights)
-    return float(np.mean([h[0].entry_id == label for h, label in rows if label != NONE])) if rows else 0.0
+    return _top1(_features(index, dev, weights))
+
+
+def _top1(rows: list[tuple[list[Hit], str]]) -> float:
+    """How often the fused score's first entry is the labelled one, over the answerable questions."""
+    return float(np.mean([h[0].entry_id == label for h, label in rows if label != NONE]))
 
 
 def calibrate(index: KnowledgeIndex, dev: list[Scored], target: float = TARGET_PRECISION,
@@ -251,7 +255,6 @@ def calibrate(index: KnowledgeIndex, dev: list[Scored], target: float = TARGET_P
             floor_best = (gain, float(c))
     th = dataclasses.replace(weights, answer=t_answer, margin=0.0, min_votes=MIN_VOTES,
                              clarify=min(floor_best[1], t_answer))
-    dev_top1 = float(np.mean([h[0].entry_id == label for h, label in rows if label != NONE]))
-    info = {"dev_questions": len(dev), "dev_top1": round(dev_top1, 4), "dev_coverage": round(coverage, 4),
+    info = {"dev_questions": len(dev), "dev_top1": round(_top1(rows), 4), "dev_coverage": round(coverage, 4),
             "dev_precision": round(precision, 4), "target_precision_lower_bound": target}
     return th, info

@@ -55,7 +55,7 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
         best = choose_weights(index, dev)   # what a search on this dev split would pick: shown, not used
         index.calibration["fusion_dev_best"] = {
             "weights": {k: v for k, v in best.to_dict().items() if k in FUSION_WEIGHTS},
-            "dev_top1": round(dev_top1(index, dev, best), 4), "dev_top1_kept": round(dev_top1(index, dev, fusion), 4)}
+            "dev_top1": round(dev_top1(index, dev, best), 4), "dev_top1_kept": index.calibration["dev_top1"]}
         index.ranker, index.calibration["ranker"] = fit_ranker(
             index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds)
     else:
