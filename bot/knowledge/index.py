@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.knowledge.classifier import EntryClassifier
+from bot.knowledge.coverage import AnswerCoverage
 from bot.knowledge.encoders import Encoder
 from bot.knowledge.entries import Entry, KnowledgeBase
 from bot.knowledge.facets import Facets
@@ -29,7 +30,7 @@ from bot.knowledge.text import compact, normalize
 log = logging.getLogger(__name__)
 SOFT_T = 20.0
 _AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|千)?元")
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 UNVOUCHED_CAP = 0.5        # probability at most, when no signal may vouch for an answer
 
 
@@ -51,6 +52,7 @@ class Signals:
     asks_amount: bool = False    # the question asks "how much": only an answer with an amount answers it
     facets: Facets | None = None # patent type, kind of question, terms, applicant (for the ranker)
     query_len: int = 0           # characters of the question without punctuation
+    answer_cover: np.ndarray | None = None   # share of the question's rare wording in an entry's answer
 
 
 # Signals fused next to the best phrasing's dense score (weight 1), with their weight's name
@@ -103,6 +105,8 @@ class KnowledgeIndex:
     def __post_init__(self) -> None:
         self._lexical = CharNgramIndex(self.phrasings)
         self._answer_lexical = CharNgramIndex([f"{e.question} {e.answer}" for e in self.kb.entries])
+        self._answer_coverage = AnswerCoverage([e.answer for e in self.kb.entries], self.phrasings,
+                                               self.phrasing_entry)
         self._entries = {e.id: e for e in self.kb.entries}
         self._positions = {e.id: i for i, e in enumerate(self.kb.entries)}
         self._encode_query: Callable[[str], np.ndarray] = self._encode_uncached
@@ -191,6 +195,7 @@ class KnowledgeIndex:
             asks_amount=self.kb.glossary.asks_amount(query),
             facets=Facets.of(q),
             query_len=len(compact(query)),
+            answer_cover=self._answer_coverage.scores(q),
         )
 
     def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:
@@ -239,6 +244,7 @@ class KnowledgeIndex:
         if not order:
             return np.zeros((0, 0)), np.zeros(0, np.int64), []
         best = float(fused[order[0]])
+        answer_cover = sig.answer_cover if sig.answer_cover is not None else np.zeros(len(fused), np.float32)
         facets = sig.facets or Facets(frozenset(), None, frozenset(), None)
         rows = []
         for pos, e in enumerate(order):
@@ -246,7 +252,8 @@ class KnowledgeIndex:
             runner_up = max(others) if others else 0.0
             singles = {n: float(getattr(sig, n)[e]) for n in ("dense", *WEIGHTED_SIGNALS)}
             rows.append(pair_features(singles, float(fused[e]), best, runner_up, pos == 0, votes[pos], facets,
-                                      self.profiles[e], sig.asks_amount, sig.other_office, sig.query_len))
+                                      self.profiles[e], sig.asks_amount, sig.other_office, sig.query_len,
+                                      float(answer_cover[e])))
         return np.asarray(rows, dtype=np.float64), np.asarray(order, dtype=np.int64), votes
 
     def rank(self, sig: Signals, th: Thresholds, k: int, exclude: frozenset[str] = frozenset(),

@@ -25,7 +25,7 @@ FEATURES = (
     "gap_to_best", "lead", "is_first", "votes",
     "type_match", "type_conflict", "type_unasked", "kind_match", "kind_conflict",
     "term_overlap", "terms_missing", "terms_extra", "amount_stated", "amount_missing", "other_office",
-    "short_query",
+    "short_query", "answer_cover",
 )
 
 
@@ -54,7 +54,7 @@ class EntryProfile:
 
 def pair_features(signals: dict[str, float], fused: float, best: float, runner_up: float, is_first: bool,
                   votes: int, q: Facets, e: EntryProfile, asks_amount: bool, other_office: bool,
-                  query_len: int) -> list[float]:
+                  query_len: int, answer_cover: float = 0.0) -> list[float]:
     type_match = bool(q.types & e.types)
     type_conflict = bool(q.types) and bool(e.types) and not (q.types & e.types)
     union = q.terms | e.terms
@@ -69,6 +69,7 @@ def pair_features(signals: dict[str, float], fused: float, best: float, runner_u
         overlap, min(len(q.terms - e.all_terms), 3) / 3.0, min(len(e.terms - q.terms), 3) / 3.0,
         float(asks_amount and e.states_amount), float(asks_amount and not e.states_amount),
         float(other_office), float(query_len <= 6),
+        answer_cover,
     ]
 
 

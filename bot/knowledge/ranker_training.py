@@ -114,7 +114,8 @@ def left_out_signals(index: KnowledgeIndex) -> tuple[list[Signals], list[set[str
             answer_dense=index.answer_vectors @ qv, answer_lexical=index._answer_lexical.scores(text),
             classifier=clf.probabilities(qv) if clf is not None else zeros, phrasing_dense=per_phrasing,
             other_office=index.kb.glossary.names_other_office(text), asks_amount=index.kb.glossary.asks_amount(text),
-            facets=Facets.of(text), query_len=len(compact(text))))
+            facets=Facets.of(text), query_len=len(compact(text)),
+            answer_cover=index._answer_coverage.scores(text)))
         labels.append({index.kb.entries[int(owners[i])].id})
     return out, labels
 
