@@ -47,3 +47,20 @@ def test_the_ranker_sees_the_answer_coverage(index) -> None:
     rows, order, _ = index.candidate_features(sig, index.thresholds)
     assert rows.shape[1] == len(FEATURES)
     np.testing.assert_allclose(rows[:, -1], sig.answer_cover[order], rtol=1e-6)
+
+
+def test_dev_questions_no_entry_answers_weigh_more_in_the_ranker(index) -> None:
+    """The dev split grew by answerable questions only: the uncovered ones keep their share of
+    the ranker's dev weight (UNCOVERED_DEV_WEIGHT)."""
+    from bot.knowledge.ranker_training import DEV_WEIGHT, UNCOVERED_DEV_WEIGHT, dev_examples
+
+    texts = ["发明专利申请费多少", "商标注册要多少钱", "外观设计保护几年"]
+    signals = [index.signals(t) for t in texts]
+    labels = [{"fee-invention-filing"}, set(index.kb.redirects), {"term-design"}]
+    ex = dev_examples(index, signals, labels, index.thresholds, [False, True, False])
+    assert UNCOVERED_DEV_WEIGHT > DEV_WEIGHT
+    for g, expected in enumerate((DEV_WEIGHT, UNCOVERED_DEV_WEIGHT, DEV_WEIGHT)):
+        assert len(ex.weights[ex.groups == g]) > 0
+        assert set(ex.weights[ex.groups == g].tolist()) == {expected}
+    plain = dev_examples(index, signals, labels, index.thresholds)
+    assert set(plain.weights.tolist()) == {DEV_WEIGHT}

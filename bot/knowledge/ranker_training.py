@@ -39,6 +39,11 @@ C_GRID = (0.1, 0.3, 1.0, 3.0)
 # now go to the extra deals.
 TREE_GRID = ((300, 0.05, 15, 40),)
 DEV_WEIGHT = 3.0             # a real question counts for more than a left-out phrasing
+# A dev question no entry answers counts half as much again: the dev split grew by 497 answerable
+# questions (data/eval/wechat_written.yml) and no uncovered ones, and at equal weight the uncovered
+# questions' share of the dev weight fell from 11% to 7%: the held-out uncovered questions answered
+# with a fact rose from 2 to 4. At 1.5x they keep the share they had (3 answered on the test split).
+UNCOVERED_DEV_WEIGHT = 1.5 * DEV_WEIGHT
 TARGET_PRECISION = 0.98      # out-of-fold dev precision the answer threshold must keep (issue 14's bar)
 MIN_ANSWERED = 40             # answers needed before that precision is judged
 MARGINAL_WINDOW = 20        # the answers nearest the threshold...
@@ -82,6 +87,16 @@ def examples_from(index: KnowledgeIndex, signals: list[Signals], labels: list[se
     if not rows:
         return Examples.empty(0)
     return Examples(np.asarray(rows), np.asarray(ys), np.asarray(groups), np.full(len(ys), weight))
+
+
+def dev_examples(index: KnowledgeIndex, signals: list[Signals], labels: list[set[str]], th: Thresholds,
+                 uncovered: list[bool] | None = None) -> Examples:
+    """The dev questions' candidate pairs, weighed DEV_WEIGHT, or UNCOVERED_DEV_WEIGHT for a
+    question no entry answers."""
+    ex = examples_from(index, signals, labels, th, DEV_WEIGHT)
+    none = [g for g, flag in enumerate(uncovered or []) if flag]
+    ex.weights[np.isin(ex.groups, none)] = UNCOVERED_DEV_WEIGHT
+    return ex
 
 
 def left_out_signals(index: KnowledgeIndex) -> tuple[list[Signals], list[set[str]]]:
@@ -220,10 +235,11 @@ def dealt_threshold(phrasing_ex: Examples, dev_ex: Examples, spec: Spec, first_d
 
 
 def fit_ranker(index: KnowledgeIndex, dev_signals: list[Signals], dev_labels: list[set[str]],
-               th: Thresholds) -> tuple[Ranker, dict]:
+               th: Thresholds, dev_uncovered: list[bool] | None = None) -> tuple[Ranker, dict]:
+    """`dev_uncovered`: which dev questions no entry answers (they weigh UNCOVERED_DEV_WEIGHT)."""
     loo_signals, loo_labels = left_out_signals(index)
     phrasing_ex = examples_from(index, loo_signals, loo_labels, th, 1.0)
-    dev_ex = examples_from(index, dev_signals, dev_labels, th, DEV_WEIGHT)
+    dev_ex = dev_examples(index, dev_signals, dev_labels, th, dev_uncovered)
     dev_groups = np.unique(dev_ex.groups)
     dev_fold = dev_folds(dev_ex, 0)
     best: tuple[float, float, Spec, np.ndarray, float, Confidence | None, np.ndarray, np.ndarray] | None = None

@@ -10,6 +10,7 @@ from bot.knowledge.encoders import Encoder, make_encoder
 from bot.knowledge.entries import KnowledgeBase, load_knowledge
 from bot.knowledge.evaluation import (
     FUSION_WEIGHTS,
+    NONE,
     acceptable,
     calibrate,
     choose_weights,
@@ -57,7 +58,8 @@ def build_index(settings: Settings, progress=None, kb: KnowledgeBase | None = No
             "weights": {k: v for k, v in best.to_dict().items() if k in FUSION_WEIGHTS},
             "dev_top1": round(dev_top1(index, dev, best), 4), "dev_top1_kept": index.calibration["dev_top1"]}
         index.ranker, index.calibration["ranker"] = fit_ranker(
-            index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds)
+            index, [s.signals for s in dev], [set(acceptable(s.question, kb.redirects)) for s in dev], index.thresholds,
+            [s.question.label == NONE for s in dev])
     else:
         log.warning("no dev questions under %s: default thresholds kept", eval_dir(settings))
     index.encoder = memory.inner  # serving encodes each query once; the memory stays with builds
