@@ -15,15 +15,19 @@ that a stranger's question does not.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from scipy import sparse
 
-from bot.knowledge.text import compact
+from bot.knowledge.lexical import char_ngrams
 
 
-def bigrams(text: str) -> set[str]:
-    t = compact(text)
-    return {t[i : i + 2] for i in range(len(t) - 1)}
+def bigrams(text: str | Counter[str]) -> set[str]:
+    """The character bigrams of a text, or of its n-grams already cut by `char_ngrams` (a search
+    cuts them once for the lexical signals and this one)."""
+    grams = char_ngrams(text) if isinstance(text, str) else text
+    return {g for g in grams if len(g) == 2}
 
 
 class AnswerCoverage:
@@ -51,7 +55,7 @@ class AnswerCoverage:
         self._unknown_idf = float(np.log(self.n_entries + 1) + 1.0)
         self._vocab = vocab
 
-    def scores(self, text: str) -> np.ndarray:
+    def scores(self, text: str | Counter[str]) -> np.ndarray:
         """Per entry, the rarity-weighted share of the text's bigrams its answer holds."""
         grams = bigrams(text)
         known = [self._vocab[g] for g in grams if g in self._vocab]

@@ -195,7 +195,7 @@ class KnowledgeIndex:
             asks_amount=self.kb.glossary.asks_amount(query),
             facets=Facets.of(q),
             query_len=len(compact(query)),
-            answer_cover=self._answer_coverage.scores(q),
+            answer_cover=self._answer_coverage.scores(grams),
         )
 
     def _per_entry_max(self, per_phrasing: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 from bot.knowledge.classifier import EntryClassifier
 from bot.knowledge.facets import Facets
 from bot.knowledge.index import KnowledgeIndex, Signals
+from bot.knowledge.lexical import char_ngrams
 from bot.knowledge.policy import Thresholds
 from bot.knowledge.ranker import Confidence, Ranker, Trees, calibration_table
 from bot.knowledge.text import compact
@@ -120,17 +121,18 @@ def left_out_signals(index: KnowledgeIndex) -> tuple[list[Signals], list[set[str
         qv = index.vectors[i]
         per_phrasing = index.vectors @ qv
         per_phrasing[i] = -1.0
-        lexical = index._lexical.scores(text)
+        grams = char_ngrams(text)   # cut once for the three signals of its words
+        lexical = index._lexical.scores(grams)
         lexical[i] = 0.0
         clf = classifiers[int(fold[i])]
         out.append(Signals(
             dense=index._per_entry_max(per_phrasing), second=index._per_entry_second(per_phrasing),
             soft=index._per_entry_soft(per_phrasing), lexical=index._per_entry_max(lexical),
-            answer_dense=index.answer_vectors @ qv, answer_lexical=index._answer_lexical.scores(text),
+            answer_dense=index.answer_vectors @ qv, answer_lexical=index._answer_lexical.scores(grams),
             classifier=clf.probabilities(qv) if clf is not None else zeros, phrasing_dense=per_phrasing,
             other_office=index.kb.glossary.names_other_office(text), asks_amount=index.kb.glossary.asks_amount(text),
             facets=Facets.of(text), query_len=len(compact(text)),
-            answer_cover=index._answer_coverage.scores(text)))
+            answer_cover=index._answer_coverage.scores(grams)))
         labels.append({index.kb.entries[int(owners[i])].id})
     return out, labels
 
